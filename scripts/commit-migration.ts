@@ -1,0 +1,49 @@
+// Development tool: commits migrations/current/ into migrations/committed/ with
+// graphile-migrate, using a throwaway embedded cluster for the databases it
+// needs (development, shadow, root). Usage: npm run db:commit -- "message"
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { commit } from 'graphile-migrate';
+import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
+import pg from 'pg';
+import { clusterDown, clusterUp, clusterUrl, localPassword, type ClusterSpec } from '../src/db/cluster.ts';
+import { MIGRATIONS_DIR, migrateSettings } from '../src/db/migrate.ts';
+
+const message = process.argv[2];
+if (!message) {
+  process.stderr.write('usage: npm run db:commit -- "what the migration does"\n');
+  process.exit(2);
+}
+
+const port = await new Promise<number>((resolve) => {
+  const srv = net.createServer().listen(0, '127.0.0.1', () => {
+    const p = (srv.address() as net.AddressInfo).port;
+    srv.close(() => resolve(p));
+  });
+});
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapitaal-commit-'));
+fs.chmodSync(stateDir, 0o755);
+const spec: ClusterSpec = { role: 'ingest', dir: path.join(stateDir, 'pg'), port, logicalWal: true, unsafeFast: true };
+try {
+  await clusterUp(spec, stateDir);
+  const pw = localPassword(stateDir);
+  const root = new pg.Client({ connectionString: clusterUrl(port, pw, 'postgres') });
+  await root.connect();
+  await root.query(fs.readFileSync(path.join(MIGRATIONS_DIR, 'roles.sql'), 'utf8'));
+  await root.query('create database kapitaal_dev');
+  await root.end();
+  await commit(
+    {
+      ...migrateSettings(clusterUrl(port, pw, 'kapitaal_dev'), (m) => process.stderr.write(`${m}\n`)),
+      shadowConnectionString: clusterUrl(port, pw, 'kapitaal_shadow'),
+      rootConnectionString: clusterUrl(port, pw, 'postgres'),
+    },
+    message,
+  );
+  clearAllPools();
+} finally {
+  await clusterDown(spec);
+  fs.rmSync(stateDir, { recursive: true, force: true });
+}

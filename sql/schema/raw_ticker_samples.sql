@@ -1,0 +1,34 @@
+-- Raw Kraken WS v2 `ticker` messages, one row per symbol per message.
+create sequence if not exists kapitaal.ticker_samples_seq cache 1000;
+create table if not exists kapitaal.ticker_samples (
+  run_id bigint not null,
+  seq bigint not null default nextval('kapitaal.ticker_samples_seq'),
+  txid xid8 not null default pg_current_xact_id(),
+  symbol text not null,
+  bid numeric not null,
+  bid_qty numeric not null,
+  ask numeric not null,
+  ask_qty numeric not null,
+  last numeric not null,
+  volume numeric not null,
+  vwap numeric,
+  low numeric,
+  high numeric,
+  change numeric,
+  change_pct numeric,
+  exchange_ts timestamptz,
+  received_at timestamptz not null
+) partition by range (run_id);
+create index if not exists ticker_samples_symbol_time_idx on kapitaal.ticker_samples (symbol, received_at);
+create index if not exists ticker_samples_txid_idx on kapitaal.ticker_samples (txid);
+
+comment on table kapitaal.ticker_samples is
+  'Raw WS v2 ticker rows as Kraken sent them. Partitioned by run_id: one partition per ingest run.';
+comment on column kapitaal.ticker_samples.seq is 'Per-row sequence (insertion order), for ordering and watermarks.';
+comment on column kapitaal.ticker_samples.txid is
+  'Id of the inserting transaction. Refresh watermarks read rows by txid below the snapshot xmin, so a row committed late is never skipped.';
+comment on column kapitaal.ticker_samples.volume is 'Base-currency volume over the last 24 h, as sent by Kraken.';
+comment on column kapitaal.ticker_samples.vwap is 'Volume-weighted average price over the last 24 h.';
+comment on column kapitaal.ticker_samples.change_pct is 'Price change over 24 h in percent.';
+comment on column kapitaal.ticker_samples.exchange_ts is 'Kraken''s timestamp of the update, when the message carries one.';
+comment on column kapitaal.ticker_samples.received_at is 'When the collector received the message (engine clock).';
