@@ -171,6 +171,17 @@ async function ensureDatabase(url: string) {
   }
 }
 
+/** Fails with a plain message when the cluster is not running and another program holds its port. */
+export async function assertPortUsable(spec: ClusterSpec): Promise<void> {
+  if (livePostmaster(dataDirOf(spec))) return;
+  if (!(await portFree(spec.port))) {
+    const variable = spec.role === 'ingest' ? 'INGEST_PG_PORT' : 'DECISION_PG_PORT';
+    throw new UserError(
+      `port ${spec.port} for the ${spec.role} cluster is in use by another program; set ${variable} to a free port`,
+    );
+  }
+}
+
 /** Starts (initialising first if needed) one cluster. Idempotent: a running cluster is left alone. */
 export async function clusterUp(spec: ClusterSpec, stateDir: string): Promise<ClusterInfo> {
   const user = clusterRunAs();
@@ -203,12 +214,7 @@ export async function clusterUp(spec: ClusterSpec, stateDir: string): Promise<Cl
     await ensureDatabase(info.url);
     return info;
   }
-  if (!(await portFree(spec.port))) {
-    const variable = spec.role === 'ingest' ? 'INGEST_PG_PORT' : 'DECISION_PG_PORT';
-    throw new UserError(
-      `port ${spec.port} for the ${spec.role} cluster is in use by another program; set ${variable} to a free port`,
-    );
-  }
+  await assertPortUsable(spec);
   // A postmaster.pid left by a killed server whose pid now belongs to nobody (or
   // to another program) would make postgres refuse to start; it is stale.
   fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });

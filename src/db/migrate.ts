@@ -9,6 +9,7 @@ import { migrate, watch, type Settings } from 'graphile-migrate';
 // Not re-exported by the package index; ends graphile-migrate's cached pools so that
 // a migrated template database has no sessions left when it is cloned.
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
+import { Logger as WorkerLogger, runMigrations as installWorkerSchema } from 'graphile-worker';
 import pg from 'pg';
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,6 +26,8 @@ export interface MigrateOptions {
   includeCurrent?: boolean;
   log?: (msg: string) => void;
 }
+
+const silentWorkerLogger = new WorkerLogger(() => () => {});
 
 export function migrateSettings(connectionString: string, log: (msg: string) => void = () => {}): Settings {
   return {
@@ -43,6 +46,9 @@ export async function migrateDatabase(connectionString: string, opts: MigrateOpt
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
     await client.query(fs.readFileSync(path.join(MIGRATIONS_DIR, 'roles.sql'), 'utf8'));
+    // Graphile Worker's own schema first: our SQL functions enqueue jobs with
+    // graphile_worker.add_job in the same transaction as the work they finish.
+    await installWorkerSchema({ connectionString, logger: silentWorkerLogger });
     const settings = migrateSettings(connectionString, log);
     await migrate(settings);
     if (opts.includeCurrent && currentHasContent()) await watch(settings, true);

@@ -1,7 +1,7 @@
 // `kapitaal db …`: the clusters a new user meets first.
 import { Command, Option } from 'commander';
 import { loadConfig } from '../../config/config.ts';
-import { clusterDown, clusterRunning, clusterUp } from '../../db/cluster.ts';
+import { assertPortUsable, clusterDown, clusterRunning, clusterUp } from '../../db/cluster.ts';
 import { currentHasContent, migrateDatabase } from '../../db/migrate.ts';
 import { resolveTopology, type Topology } from '../../db/topology.ts';
 import { UserError } from '../user-error.ts';
@@ -27,6 +27,8 @@ export function registerDbCommands(program: Command) {
       if (!topo.embedded) {
         say('DATABASE_URL is set: using that server, no cluster started');
       } else {
+        // Check every port first, so a conflict never leaves one cluster half up.
+        for (const spec of topo.clusters) await assertPortUsable(spec);
         for (const spec of topo.clusters) {
           const info = await clusterUp(spec, cfg.stateDir);
           say(`${spec.role} cluster up on 127.0.0.1:${info.port} (data ${info.dataDir})`);
