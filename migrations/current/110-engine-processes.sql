@@ -1,0 +1,5 @@
+--!include worker/engine_processes.sql
+--!include worker/engine_process__register.sql
+--!include worker/engine_processes__reap.sql
+--!include worker/job_queue_status.sql
+--!include worker/grants.sql
