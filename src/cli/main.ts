@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.ts';
 import { registerDbCommands } from './commands/db.ts';
+import { registerSimCommand } from './commands/sim.ts';
 import { UserError } from './user-error.ts';
 
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
   .exitOverride();
 
 registerDbCommands(program);
+registerSimCommand(program);
 
 try {
   await program.parseAsync(process.argv);

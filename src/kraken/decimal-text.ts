@@ -1,0 +1,100 @@
+// Decimal numbers as text or as scaled bigint integers. Money never goes through a float here:
+// Kraken's checksum hashes the exact digits it sent, trailing zeros included.
+
+const PLAIN = /^(-)?(\d+)(?:\.(\d+))?$/;
+const EXPONENT = /^(-)?(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/;
+
+/** Scaled integer → text with exactly `decimals` fraction digits: (452852n, 1) → "45285.2". */
+export function formatScaled(value: bigint, decimals: number): string {
+  const neg = value < 0n;
+  const digits = (neg ? -value : value).toString();
+  if (decimals === 0) return neg ? `-${digits}` : digits;
+  const padded = digits.padStart(decimals + 1, '0');
+  const cut = padded.length - decimals;
+  return `${neg ? '-' : ''}${padded.slice(0, cut)}.${padded.slice(cut)}`;
+}
+
+/**
+ * Decimal text (plain or exponent form, as JS prints 1e-8) → integer scaled by 10^decimals.
+ * Throws when the text carries non-zero digits beyond `decimals`: that is a precision bug, not rounding.
+ */
+export function parseScaled(text: string, decimals: number): bigint {
+  const { neg, intPart, frac } = splitDecimal(text);
+  const trimmed = frac.replace(/0+$/, '');
+  if (trimmed.length > decimals) throw new RangeError(`${text} has more than ${decimals} decimals`);
+  const v = BigInt(intPart + trimmed.padEnd(decimals, '0'));
+  return neg ? -v : v;
+}
+
+/** Re-format decimal text at a precision with trailing zeros: ("0.1", 8) → "0.10000000". */
+export function formatDecimalText(text: string, decimals: number): string {
+  return formatScaled(parseScaled(text, decimals), decimals);
+}
+
+/** Checksum digit rule: drop the '.', then strip leading zeros ("0.00100000" → "100000"). */
+export function checksumDigits(text: string): string {
+  // Hot path (every level of every message): no regex.
+  const dot = text.indexOf('.');
+  const s = dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1);
+  let k = 0;
+  while (k < s.length && s.charCodeAt(k) === 48) k++;
+  return k === 0 ? s : s.slice(k);
+}
+
+/** Canonical form for map keys and equality: no exponent, no leading/trailing zeros ("045.10" → "45.1"). */
+export function normalizeDecimalText(text: string): string {
+  const { neg, intPart, frac } = splitDecimal(text);
+  const i = intPart.replace(/^0+(?=\d)/, '');
+  const f = frac.replace(/0+$/, '');
+  const body = f ? `${i}.${f}` : i;
+  return neg && body !== '0' ? `-${body}` : body;
+}
+
+/** Compares two non-negative-or-negative decimal texts numerically without floats. */
+export function compareDecimalText(a: string, b: string): number {
+  const x = splitDecimal(a);
+  const y = splitDecimal(b);
+  const xz = isZero(x);
+  const yz = isZero(y);
+  const xs = xz ? 0 : x.neg ? -1 : 1;
+  const ys = yz ? 0 : y.neg ? -1 : 1;
+  if (xs !== ys) return xs < ys ? -1 : 1;
+  if (xs === 0) return 0;
+  const mag = compareMagnitude(x, y);
+  return xs < 0 ? -mag : mag;
+}
+
+/** True for text that is a finite decimal number in plain or exponent notation. */
+export function isDecimalText(text: string): boolean {
+  return PLAIN.test(text) || EXPONENT.test(text);
+}
+
+interface Split { neg: boolean; intPart: string; frac: string }
+
+function splitDecimal(text: string): Split {
+  const p = PLAIN.exec(text);
+  if (p) return { neg: p[1] === '-', intPart: p[2] ?? '0', frac: p[3] ?? '' };
+  const e = EXPONENT.exec(text);
+  if (!e) throw new RangeError(`not a decimal number: ${JSON.stringify(text)}`);
+  // Shift the decimal point by the exponent, using only string operations.
+  const digits = (e[2] ?? '') + (e[3] ?? '');
+  const point = (e[2] ?? '').length + Number(e[4]);
+  if (point <= 0) return { neg: e[1] === '-', intPart: '0', frac: '0'.repeat(-point) + digits };
+  if (point >= digits.length) return { neg: e[1] === '-', intPart: digits.padEnd(point, '0'), frac: '' };
+  return { neg: e[1] === '-', intPart: digits.slice(0, point), frac: digits.slice(point) };
+}
+
+function isZero(s: Split): boolean {
+  return /^0*$/.test(s.intPart) && /^0*$/.test(s.frac);
+}
+
+function compareMagnitude(x: Split, y: Split): number {
+  const xi = x.intPart.replace(/^0+/, '');
+  const yi = y.intPart.replace(/^0+/, '');
+  if (xi.length !== yi.length) return xi.length < yi.length ? -1 : 1;
+  if (xi !== yi) return xi < yi ? -1 : 1;
+  const n = Math.max(x.frac.length, y.frac.length);
+  const xf = x.frac.padEnd(n, '0');
+  const yf = y.frac.padEnd(n, '0');
+  return xf === yf ? 0 : xf < yf ? -1 : 1;
+}
