@@ -1,0 +1,33 @@
+-- Capital policy per account: sizing mode, caps and fee rates. Plain rows a DBA can read and change.
+create table if not exists kapitaal.capital_policy (
+  account text primary key default 'default',
+  mode text not null default 'fixed' check (mode in ('fixed', 'compounding')),
+  fixed_equity numeric not null default 220 check (fixed_equity > 0),
+  initial_cash numeric not null default 220 check (initial_cash >= 0),
+  max_position_quote numeric check (max_position_quote > 0),
+  max_position_pct numeric not null default 25 check (max_position_pct > 0 and max_position_pct <= 100),
+  max_total_exposure_pct numeric not null default 90 check (max_total_exposure_pct > 0 and max_total_exposure_pct <= 100),
+  maker_fee_rate numeric not null default 0.0025 check (maker_fee_rate >= 0 and maker_fee_rate < 1),
+  taker_fee_rate numeric not null default 0.0040 check (taker_fee_rate >= 0 and taker_fee_rate < 1),
+  max_snapshot_age interval not null default interval '60 seconds' check (max_snapshot_age > interval '0'),
+  updated_at timestamptz not null default now()
+);
+comment on table kapitaal.capital_policy is
+  'How much capital an account may put at risk, used by capital__position_size and capital__snapshot. Percentages '
+  'are in percent (25 = 25 %), fee rates are fractions (0.0025 = 0.25 %). Spot without leverage: exposure never '
+  'exceeds 100 % of equity.';
+comment on column kapitaal.capital_policy.mode is
+  'fixed: sizes from fixed_equity whatever the P&L. compounding: sizes from the equity of the newest capital '
+  'snapshot (cash + positions at market, realised P&L included), so size grows with profit and shrinks with loss.';
+comment on column kapitaal.capital_policy.fixed_equity is 'Equity assumed in fixed mode (the old engine''s 220).';
+comment on column kapitaal.capital_policy.initial_cash is
+  'Quote cash at the start of the fills ledger; capital__snapshot derives cash from it and the fills when no exchange balance is given (paper).';
+comment on column kapitaal.capital_policy.max_position_quote is 'Absolute cap on the exposure in one symbol (quote); null = only the percentage cap.';
+comment on column kapitaal.capital_policy.max_position_pct is 'Cap on the exposure in one symbol, percent of the sizing equity.';
+comment on column kapitaal.capital_policy.max_total_exposure_pct is
+  'Cap on allocated_quote + reserved_quote + the new order, percent of the sizing equity.';
+comment on column kapitaal.capital_policy.maker_fee_rate is 'Maker fee as a fraction (Kraken entry tier 0.25 %; PROTOCOL.md: read real fees at run time where possible).';
+comment on column kapitaal.capital_policy.taker_fee_rate is 'Taker fee as a fraction (Kraken entry tier 0.40 %).';
+comment on column kapitaal.capital_policy.max_snapshot_age is
+  'Compounding mode sizes only from a capital snapshot at most this old (the boundary is still fresh); otherwise size 0.';
+insert into kapitaal.capital_policy (account) values ('default') on conflict do nothing;
