@@ -1,0 +1,3 @@
+--!include exchange/kraken_nonces.sql
+--!include exchange/kraken_nonce__next.sql
+--!include exchange/grants.sql

@@ -1,0 +1,256 @@
+// The Exchange interface over Kraken's private REST API. Used for live Kraken (kraken-live.ts) and
+// for the local simulator (simulator.ts), which speaks the same protocol.
+import type { Logger } from 'pino';
+import { Dec, dec, str } from './decimal.ts';
+import { InvalidArgumentsError, UnknownOrderError } from './errors.ts';
+import { KrakenRestClient, type KrakenTradeInfo } from './kraken-rest.ts';
+import { PairMap, toExchangeOrder, type KrakenOrderInfo } from './kraken-map.ts';
+import { cancelCost, realClock, type Clock } from './rate-limit.ts';
+import type {
+  AddOrderRequest,
+  AddOrderResult,
+  CancelResult,
+  Exchange,
+  ExchangeKind,
+  ExchangeOrder,
+  Fill,
+  FillsPage,
+} from './types.ts';
+
+export interface KrakenExchangeOptions {
+  kind: ExchangeKind;
+  client: KrakenRestClient;
+  log?: Logger;
+  clock?: Clock;
+  /** Pair names; loaded from AssetPairs on first use when not given. */
+  pairs?: PairMap;
+  /** Max ClosedOrders pages (50 each) searched for a client id (default 4). */
+  closedPages?: number;
+  /** Max TradesHistory pages per fillsSince call (default 20); the rest comes on the next call. */
+  tradePages?: number;
+}
+
+/** Kraken cl_ord_id: UUID (with dashes), 32 hex characters, or up to 18 printable ASCII characters. */
+export function isValidClientOrderId(id: string): boolean {
+  return (
+    /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(id) ||
+    /^[0-9a-fA-F]{32}$/.test(id) ||
+    /^[\x21-\x7e]{1,18}$/.test(id)
+  );
+}
+
+interface Cursor { time: string; ids: string[] }
+
+function parseCursor(cursor: string | null): Cursor | null {
+  if (cursor === null || cursor === '') return null;
+  const m = /^t:(\d+(?:\.\d+)?):(.*)$/.exec(cursor);
+  if (!m) throw new InvalidArgumentsError('fillsSince', 'malformed cursor', 'invalid', false);
+  return { time: m[1]!, ids: m[2] ? m[2].split(',') : [] };
+}
+
+function formatCursor(c: Cursor): string {
+  return `t:${c.time}:${c.ids.join(',')}`;
+}
+
+/** Kraken reports times as seconds with fractions (a JSON number); keep them as text. */
+function timeText(t: number): string {
+  return str(new Dec(t));
+}
+
+export class KrakenExchange implements Exchange {
+  readonly kind: ExchangeKind;
+  private readonly client: KrakenRestClient;
+  private readonly log: Logger | undefined;
+  private readonly clock: Clock;
+  private pairs: PairMap | undefined;
+  private readonly closedPages: number;
+  private readonly tradePages: number;
+  /** What we know about orders by txid: placement time (cancel cost), pair, client id, post-only. */
+  private readonly known = new Map<string, { placedAt?: number; pair?: string; clientOrderId: string | null; postOnly: boolean }>();
+
+  constructor(opts: KrakenExchangeOptions) {
+    this.kind = opts.kind;
+    this.client = opts.client;
+    this.log = opts.log;
+    this.clock = opts.clock ?? realClock;
+    this.pairs = opts.pairs;
+    this.closedPages = opts.closedPages ?? 4;
+    this.tradePages = opts.tradePages ?? 20;
+  }
+
+  private async pairMap(refresh = false): Promise<PairMap> {
+    if (!this.pairs || refresh) this.pairs = new PairMap(await this.client.assetPairs());
+    return this.pairs;
+  }
+
+  private async restPair(symbol: string): Promise<string> {
+    let name = (await this.pairMap()).restPair(symbol);
+    if (name === undefined) name = (await this.pairMap(true)).restPair(symbol);
+    if (name === undefined) throw new InvalidArgumentsError('AddOrder', `unknown symbol ${symbol}`, 'invalid', false);
+    return name;
+  }
+
+  private async symbolOf(name: string): Promise<string> {
+    let s = (await this.pairMap()).symbolOf(name);
+    if (s === undefined) s = (await this.pairMap(true)).symbolOf(name);
+    return s ?? name;
+  }
+
+  async addOrder(req: AddOrderRequest): Promise<AddOrderResult> {
+    if (!isValidClientOrderId(req.clientOrderId)) {
+      throw new InvalidArgumentsError('AddOrder', 'cl_ord_id must be a UUID, 32 hex characters or at most 18 ASCII characters', 'invalid', false);
+    }
+    dec(req.qty, 'qty');
+    if (req.orderType === 'limit' && req.price === undefined) throw new InvalidArgumentsError('AddOrder', 'limit order without price', 'invalid', false);
+    if (req.price !== undefined) dec(req.price, 'price');
+    const tif = req.timeInForce ?? 'GTC';
+    if (tif === 'GTD' && !req.expireAt) throw new InvalidArgumentsError('AddOrder', 'GTD order without expireAt', 'invalid', false);
+    const pair = await this.restPair(req.symbol);
+    const res = await this.client.addOrder({
+      pair,
+      type: req.side,
+      ordertype: req.orderType,
+      volume: req.qty,
+      price: req.orderType === 'limit' ? req.price : undefined,
+      cl_ord_id: req.clientOrderId,
+      oflags: req.postOnly ? 'post' : undefined,
+      timeinforce: tif === 'GTC' ? undefined : tif,
+      expiretm: tif === 'GTD' && req.expireAt ? String(Math.floor(req.expireAt.getTime() / 1000)) : undefined,
+    });
+    const txid = res.txid?.[0];
+    if (!txid) throw new InvalidArgumentsError('AddOrder', 'answer without txid (validate-only?)', 'invalid', false);
+    this.known.set(txid, { placedAt: this.clock.now(), pair, clientOrderId: req.clientOrderId, postOnly: req.postOnly });
+    return { exchangeOrderId: txid };
+  }
+
+  async queryOrderByClientId(clientOrderId: string): Promise<ExchangeOrder | null> {
+    // Open first: at most one open order can carry the id. Then closed, newest first. An order that
+    // moves from open to closed between the two calls is found by the second.
+    const { open } = await this.client.openOrders({ cl_ord_id: clientOrderId, trades: true });
+    const openHit = Object.entries(open ?? {}).filter(([, o]) => o.cl_ord_id === clientOrderId);
+    if (openHit.length > 0) return this.pick(openHit);
+    const closedHit: [string, KrakenOrderInfo][] = [];
+    for (let page = 0, ofs = 0; page < this.closedPages; page++) {
+      const { closed, count } = await this.client.closedOrders({ cl_ord_id: clientOrderId, trades: true, ofs });
+      const entries = Object.entries(closed ?? {});
+      closedHit.push(...entries.filter(([, o]) => o.cl_ord_id === clientOrderId));
+      ofs += entries.length;
+      if (entries.length === 0 || ofs >= count || closedHit.length > 0) break;
+    }
+    if (closedHit.length > 0) return this.pick(closedHit);
+    return null;
+  }
+
+  private async pick(hits: [string, KrakenOrderInfo][]): Promise<ExchangeOrder> {
+    hits.sort(([, a], [, b]) => (b.opentm ?? 0) - (a.opentm ?? 0));
+    const [txid, info] = hits[0]!;
+    const symbol = await this.symbolOf(info.descr.pair);
+    const order = toExchangeOrder(txid, info, symbol);
+    const prev = this.known.get(txid);
+    this.known.set(txid, {
+      placedAt: prev?.placedAt ?? (order.openedAt ? order.openedAt.getTime() : undefined),
+      pair: prev?.pair ?? info.descr.pair,
+      clientOrderId: order.clientOrderId,
+      postOnly: (info.oflags ?? '').split(',').includes('post'),
+    });
+    return order;
+  }
+
+  async cancelOrder(ref: { exchangeOrderId: string } | { clientOrderId: string }): Promise<CancelResult> {
+    let k: { placedAt?: number; pair?: string } | undefined;
+    if ('exchangeOrderId' in ref) k = this.known.get(ref.exchangeOrderId);
+    else for (const v of this.known.values()) if (v.clientOrderId === ref.clientOrderId) k = v;
+    const age = k?.placedAt === undefined ? undefined : this.clock.now() - k.placedAt;
+    const trading = k?.pair ? { pair: k.pair, cost: cancelCost(age) } : undefined;
+    try {
+      const res = await this.client.cancelOrder('exchangeOrderId' in ref ? { txid: ref.exchangeOrderId } : { cl_ord_id: ref.clientOrderId }, trading);
+      return { count: res.count };
+    } catch (err) {
+      if (err instanceof UnknownOrderError) return { count: 0 };
+      throw err;
+    }
+  }
+
+  async fillsSince(cursor: string | null): Promise<FillsPage> {
+    const c = parseCursor(cursor);
+    // Overlap one second before the cursor (Kraken's `start` is exclusive and second-grained in
+    // practice), then drop what the cursor already covers: better twice than never.
+    const start = c ? Dec.max(new Dec(c.time).floor().minus(1), 0).toFixed() : undefined;
+    const first = await this.client.tradesHistory({ start, ofs: 0 });
+    const total = first.count;
+    const pages: Record<string, KrakenTradeInfo>[] = [first.trades ?? {}];
+    // Pages are newest first; when there are more than we fetch in one call, take the oldest ones.
+    // `end` (inclusive) pins the window to the first answer, so trades arriving meanwhile do not
+    // shift the offsets under us.
+    const pageCount = Math.ceil(total / 50);
+    if (pageCount > 1) {
+      const times = Object.values(first.trades ?? {}).map((t) => new Dec(t.time));
+      const end = times.length ? str(Dec.max(...times)) : undefined;
+      const lastPage = pageCount - 1;
+      const lowest = lastPage - this.tradePages + 1;
+      if (lowest > 0) pages.length = 0; // the newest page is not among the oldest ones we take now
+      for (let p = lastPage; p >= Math.max(1, lowest); p--) {
+        const page = await this.client.tradesHistory({ start, end, ofs: p * 50 });
+        pages.push(page.trades ?? {});
+      }
+    }
+    const all = new Map<string, KrakenTradeInfo>();
+    for (const page of pages) for (const [id, t] of Object.entries(page)) all.set(id, t);
+    const cutoff = c ? new Dec(c.time) : null;
+    const seen = new Set(c?.ids ?? []);
+    const fresh = [...all.entries()]
+      .filter(([id, t]) => {
+        if (!cutoff) return true;
+        const cmp = new Dec(t.time).cmp(cutoff);
+        return cmp > 0 || (cmp === 0 && !seen.has(id));
+      })
+      .sort(([ia, a], [ib, b]) => new Dec(a.time).cmp(new Dec(b.time)) || (ia < ib ? -1 : ia > ib ? 1 : 0));
+    await this.learnOrders(fresh.map(([, t]) => t.ordertxid));
+    const fills: Fill[] = [];
+    for (const [id, t] of fresh) fills.push(await this.toFill(id, t));
+    let next: Cursor | null = c;
+    for (const [id, t] of fresh) {
+      const tt = timeText(t.time);
+      if (!next || new Dec(tt).gt(new Dec(next.time))) next = { time: tt, ids: [id] };
+      else if (new Dec(tt).eq(new Dec(next.time))) next = { time: next.time, ids: [...next.ids, id] };
+    }
+    return { fills, cursor: next ? formatCursor(next) : 't:0:' };
+  }
+
+  /** Client ids and post-only flags of orders we did not place in this process (after a restart). */
+  private async learnOrders(txids: string[]): Promise<void> {
+    const unknown = [...new Set(txids.filter((t) => !this.known.has(t)))];
+    for (let i = 0; i < unknown.length; i += 50) {
+      const res = await this.client.queryOrders(unknown.slice(i, i + 50), false);
+      for (const [txid, o] of Object.entries(res)) {
+        this.known.set(txid, {
+          placedAt: o.opentm ? Math.round(o.opentm * 1000) : undefined,
+          pair: o.descr.pair,
+          clientOrderId: o.cl_ord_id ?? null,
+          postOnly: (o.oflags ?? '').split(',').includes('post'),
+        });
+      }
+    }
+  }
+
+  private async toFill(id: string, t: KrakenTradeInfo): Promise<Fill> {
+    const k = this.known.get(t.ordertxid);
+    // Kraken's `maker` flag; without it a post-only order can only have made, anything else counts as taker.
+    const maker = typeof t.maker === 'boolean' ? t.maker : (k?.postOnly ?? false);
+    return {
+      tradeId: id,
+      exchangeOrderId: t.ordertxid,
+      clientOrderId: k?.clientOrderId ?? null,
+      symbol: await this.symbolOf(t.pair),
+      side: t.type === 'sell' ? 'sell' : 'buy',
+      price: str(dec(t.price, 'price')),
+      qty: str(dec(t.vol, 'vol')),
+      cost: str(dec(t.cost, 'cost')),
+      fee: str(dec(t.fee, 'fee')),
+      liquidity: maker ? 'maker' : 'taker',
+      time: new Date(Math.round(t.time * 1000)),
+    };
+  }
+
+  async close(): Promise<void> {}
+}
