@@ -1,0 +1,35 @@
+// One line of live status from two overviews taken some seconds apart.
+import type { Overview } from './overview.ts';
+
+const rate = (now: number, before: number | undefined, seconds: number) =>
+  before === undefined || seconds <= 0 ? '-' : String(Math.max(0, Math.round((now - before) / seconds)));
+
+export function statusLine(now: Overview, before: Overview | null, seconds: number): string {
+  const parts: string[] = [];
+  const ing = now.ingest;
+  if (now.ingestError) parts.push(`ingest: ${now.ingestError}`);
+  else if (!ing) parts.push('ingest: no live run');
+  else {
+    const b = before?.ingest?.runId === ing.runId ? before.ingest : null;
+    parts.push(
+      `run ${ing.runId} epoch ${ing.epoch ?? '-'}`,
+      `rows/s t${rate(ing.rows.ticker, b?.rows.ticker, seconds)} tr${rate(ing.rows.trade, b?.rows.trade, seconds)} ` +
+        `l2 ${rate(ing.rows.l2, b?.rows.l2, seconds)} l3 ${rate(ing.rows.l3, b?.rows.l3, seconds)}`,
+      `symbols ${ing.symbols} (book ok ${ing.symbolsBookValid})`,
+    );
+  }
+  const dec = now.decision;
+  if (now.decisionError) parts.push(`decision: ${now.decisionError}`);
+  else if (dec) {
+    const lagGen = ing?.generationId && dec.generationId ? Number(ing.generationId) - Number(dec.generationId) : null;
+    const lagS = dec.generationAt ? ((Date.now() - dec.generationAt.getTime()) / 1000).toFixed(1) : '-';
+    parts.push(`gen ${dec.generationId ?? '-'} lag ${lagGen ?? '-'} gen/${lagS}s`);
+    const o = Object.entries(dec.outcomes).map(([k, v]) => `${k} ${v}`).join(' ');
+    parts.push(`eval/60s ${o || '-'}`);
+    parts.push(
+      `equity ${dec.equity ?? '-'} open ${dec.openPositions} pnl ${dec.realisedPnl}${dec.unrealisedPnl ? `/${dec.unrealisedPnl}u` : ''}` +
+        ` orders ${dec.orders} fills ${dec.fills}`,
+    );
+  }
+  return parts.join(' | ');
+}
