@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 /** Variables whose values must never be echoed (logs, errors, database). */
-export const SECRET_VARIABLES = new Set(['KRAKEN_API_KEY', 'KRAKEN_API_SECRET']);
+export const SECRET_VARIABLES = new Set(['KRAKEN_API_KEY', 'KRAKEN_API_SECRET', 'KRAKEN_L3_TOKEN']);
 
 const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], {

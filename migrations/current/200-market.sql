@@ -1,0 +1,11 @@
+--!include market/run_pairs.sql
+--!include market/run_pairs__sync.sql
+--!include market/ingest_epochs.sql
+--!include market/ingest_snapshots.sql
+--!include market/ingest_epoch__publish.sql
+--!include market/ingest_runs__abandon_stale.sql
+--!include market/ingest_write_batches.sql
+--!include market/ingest_write_batch__record.sql
+--!include market/ingest_gaps.sql
+--!include market/ingest_gap__record.sql
+--!include market/grants.sql

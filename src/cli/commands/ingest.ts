@@ -1,0 +1,30 @@
+// `kapitaal ingest`: one persistent ingest run until SIGTERM/SIGINT (see src/ingest/run.ts and docs/INGEST.md).
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/config.ts';
+import { resolveTopology } from '../../db/topology.ts';
+import { loadIngestConfig } from '../../ingest/config.ts';
+import { runIngest } from '../../ingest/run.ts';
+import { createLogger } from '../../log/logger.ts';
+import { UserError } from '../user-error.ts';
+
+export function registerIngestCommand(program: Command): void {
+  program
+    .command('ingest')
+    .description(
+      'run a persistent ingest run: Kraken WS v2 (KRAKEN_WS_URL) → raw tables of a new run_id, epochs every ' +
+        'INGEST_EPOCH_MS; SIGTERM flushes and ends the run (settings: docs/INGEST.md)',
+    )
+    .action(async () => {
+      const cfg = loadConfig();
+      const ingest = loadIngestConfig();
+      const topo = resolveTopology(cfg);
+      const log = createLogger(cfg.LOG_LEVEL, 'kapitaal-ingest');
+      let result;
+      try {
+        result = await runIngest({ databaseUrl: topo.ingestUrl, wsUrl: cfg.KRAKEN_WS_URL, config: ingest, log });
+      } catch (err) {
+        throw new UserError(`ingest could not start: ${(err as Error).message}${topo.embedded ? ' (is `kapitaal db up` running?)' : ''}`);
+      }
+      if (result.status !== 'ended') process.exitCode = 1;
+    });
+}

@@ -1,0 +1,75 @@
+// PostgreSQL COPY text format: one line per row, columns separated by tabs, `\N` for null.
+// Backslash, tab, newline and carriage return inside a value are escaped; everything else goes
+// through unchanged. Decimal numbers stay the text Kraken sent (never a JS number).
+import { isDecimalText } from '../kraken/decimal-text.ts';
+
+export const COPY_NULL = '\\N';
+
+const SPECIAL = /[\\\t\n\r]/;
+const SPECIAL_G = /[\\\t\n\r]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** Escapes a text value for a COPY text column. */
+export function copyText(value: string): string {
+  return SPECIAL.test(value) ? value.replace(SPECIAL_G, (c) => ESCAPES[c]!) : value;
+}
+
+/** A nullable text value. */
+export function copyNullable(value: string | null | undefined): string {
+  return value === null || value === undefined ? COPY_NULL : copyText(value);
+}
+
+/**
+ * A numeric[] literal from decimal texts: ['45285.2', '0.10000000'] → {45285.2,0.10000000}.
+ * The values must be decimal text (validated by the message schemas); a non-decimal value throws,
+ * so it can never smuggle a delimiter into the row.
+ */
+export function copyNumericArray(values: readonly string[]): string {
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!DECIMAL_FAST.test(v) && !isDecimalText(v)) throw new TypeError(`not decimal text: ${JSON.stringify(v)}`);
+    s += i === 0 ? v : `,${v}`;
+  }
+  return `${s}}`;
+}
+
+/** An integer[] literal: [3, 1] → {3,1}. */
+export function copyIntArray(values: readonly number[]): string {
+  for (const v of values) if (!Number.isSafeInteger(v)) throw new TypeError(`not an integer: ${v}`);
+  return `{${values.join(',')}}`;
+}
+
+const DECIMAL_FAST = /^\d+(\.\d+)?$/;
+
+/** A decimal text column; throws on anything that is not a finite decimal number. */
+export function copyDecimal(value: string): string {
+  if (!DECIMAL_FAST.test(value) && !isDecimalText(value)) throw new TypeError(`not decimal text: ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function copyNullableDecimal(value: string | null | undefined): string {
+  return value === null || value === undefined ? COPY_NULL : copyDecimal(value);
+}
+
+// RFC 3339 as Kraken sends it (2023-09-25T09:04:31.742599Z); offsets accepted too.
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** True when PostgreSQL's timestamptz input will accept the text exactly as it is. */
+export function isTimestampText(value: string): boolean {
+  return TIMESTAMP.test(value);
+}
+
+/** A timestamp the exchange sent: kept when well-formed, null otherwise (never poisons a batch). */
+export function copyExchangeTs(value: string | null | undefined): string {
+  return value !== null && value !== undefined && TIMESTAMP.test(value) ? value : COPY_NULL;
+}
+
+export function copyBool(value: boolean): string {
+  return value ? 't' : 'f';
+}
+
+/** Engine-clock timestamps: milliseconds since the epoch as ISO text. */
+export function copyMillis(ms: number): string {
+  return new Date(ms).toISOString();
+}

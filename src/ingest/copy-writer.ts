@@ -1,0 +1,501 @@
+// Buffered COPY writer for the raw tables. Rows arrive as COPY text lines; they are batched and
+// written in one transaction per batch (COPY per table + a claim row in ingest_write_batches, so a
+// batch retried after a lost commit acknowledgement is never stored twice), flushed on size or time.
+//
+// Memory is bounded: pending plus in-flight lines never exceed maxBufferBytes. Above half of it the
+// writer emits 'pressure' (the collector stops reading its sockets) and 'drain' below a quarter.
+// When the buffer is full anyway (the database is unreachable), new rows are dropped and accounted
+// for per table as a gap (received_at range and row count): logged as DATA_INTEGRITY_GAP and written
+// to ingest_gaps once the database is back. A batch PostgreSQL rejects as data is retried row by row
+// (bisection under savepoints) so one bad row costs one row, reported the same way.
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Logger } from 'pino';
+import { mark } from '../log/logger.ts';
+import { MARKERS } from '../log/markers.ts';
+import { copyStatement, RAW_TABLES, type RawTable } from './raw-tables.ts';
+
+export interface CopyWriterOptions {
+  connectionString: string;
+  runId: string;
+  log: Logger;
+  /** Flush when this many rows are pending (default 10 000). */
+  flushRows?: number;
+  /** Flush pending rows at least this often (default 200 ms). */
+  flushMs?: number;
+  /** Hard bound on buffered line bytes, pending plus in flight (default 64 MiB). */
+  maxBufferBytes?: number;
+  /** Retry backoff after a database error (defaults 200 ms … 5 s). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  connectTimeoutMs?: number;
+  now?: () => number;
+}
+
+export interface GapRecord {
+  table: RawTable;
+  firstMs: number;
+  lastMs: number;
+  rows: number;
+  reason: string;
+}
+
+export interface TableCounters {
+  accepted: number;
+  written: number;
+  dropped: number;
+}
+
+export interface WriterStats {
+  tables: Record<RawTable, TableCounters>;
+  batches: number;
+  retries: number;
+  bufferedBytes: number;
+  bufferedRows: number;
+  healthy: boolean;
+  gaps: GapRecord[];
+}
+
+interface Batch {
+  no: number;
+  lines: Map<RawTable, string[]>;
+  rows: number;
+  bytes: number;
+  gaps: GapRecord[];
+  attempts: number;
+  careful: boolean;
+}
+
+/** Per-line bookkeeping overhead counted against the buffer bound (string header, array slot). */
+const LINE_OVERHEAD = 40;
+
+export class CopyWriter extends EventEmitter {
+  readonly runId: string;
+  private readonly opts: Required<Omit<CopyWriterOptions, 'log' | 'runId' | 'connectionString'>>;
+  private readonly log: Logger;
+  private readonly connectionString: string;
+  private pending = new Map<RawTable, string[]>();
+  private pendingRows = 0;
+  private pendingBytes = 0;
+  private inflightBytes = 0;
+  private inflightRows = 0;
+  private batchNo = 0;
+  private client: pg.Client | null = null;
+  private pumping: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private pressured = false;
+  private closing = false;
+  private closeDeadline = Infinity;
+  private unhealthySince: number | null = null;
+  private lastError = '';
+  private readonly openGaps = new Map<RawTable, GapRecord>();
+  private gapsToRecord: GapRecord[] = [];
+  private readonly allGaps: GapRecord[] = [];
+  private readonly counters: Record<RawTable, TableCounters>;
+  private batches = 0;
+  private retries = 0;
+  /** Commit latency of each batch in ms (begin → commit acknowledged), for benchmarks. */
+  readonly commitLatencies: number[] = [];
+
+  constructor(options: CopyWriterOptions) {
+    super();
+    this.runId = options.runId;
+    this.log = options.log;
+    this.connectionString = options.connectionString;
+    this.opts = {
+      flushRows: options.flushRows ?? 10_000,
+      flushMs: options.flushMs ?? 200,
+      maxBufferBytes: options.maxBufferBytes ?? 64 * 2 ** 20,
+      retryMinMs: options.retryMinMs ?? 200,
+      retryMaxMs: options.retryMaxMs ?? 5_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+      now: options.now ?? Date.now,
+    };
+    this.counters = Object.fromEntries(RAW_TABLES.map((t) => [t, { accepted: 0, written: 0, dropped: 0 }])) as Record<
+      RawTable,
+      TableCounters
+    >;
+    for (const t of RAW_TABLES) this.pending.set(t, []);
+    this.timer = setInterval(() => {
+      if (this.pendingRows > 0 || this.gapsToRecord.length > 0) this.kick();
+    }, this.opts.flushMs);
+  }
+
+  /** True while the last database operation succeeded. */
+  get healthy(): boolean {
+    return this.unhealthySince === null;
+  }
+
+  /** True above the high-water mark until the buffer drains below the low-water mark. */
+  get underPressure(): boolean {
+    return this.pressured;
+  }
+
+  get bufferedBytes(): number {
+    return this.pendingBytes + this.inflightBytes;
+  }
+
+  /**
+   * Buffers one COPY line (ending in '\n') for `table`. Returns false when the row was dropped because
+   * the buffer is full; the drop is accounted for as a gap of that table.
+   */
+  push(table: RawTable, line: string, receivedMs: number): boolean {
+    const size = line.length + LINE_OVERHEAD;
+    const c = this.counters[table];
+    if (this.closing && this.closeDeadline !== Infinity && this.opts.now() > this.closeDeadline) {
+      this.drop(table, receivedMs, 'arrived after the shutdown flush deadline');
+      return false;
+    }
+    if (this.bufferedBytes + size > this.opts.maxBufferBytes) {
+      this.drop(
+        table,
+        receivedMs,
+        this.healthy
+          ? 'write buffer full: the database is slower than the feed'
+          : this.unreachableReason(),
+      );
+      return false;
+    }
+    if (this.openGaps.size > 0 && this.openGaps.has(table)) this.endGap(table);
+    this.pending.get(table)!.push(line);
+    this.pendingRows++;
+    this.pendingBytes += size;
+    c.accepted++;
+    if (!this.pressured && this.bufferedBytes >= this.opts.maxBufferBytes / 2) {
+      this.pressured = true;
+      this.emit('pressure');
+    }
+    if (this.pendingRows >= this.opts.flushRows) this.kick();
+    return true;
+  }
+
+  /** Writes everything buffered now; resolves when the buffer (as of the call) is committed or given up. */
+  async flush(): Promise<void> {
+    while (this.pumping) await this.pumping;
+    if (this.pendingRows > 0 || this.gapsToRecord.length > 0) {
+      this.kick();
+      while (this.pumping) await this.pumping;
+    }
+  }
+
+  /**
+   * Stops the timer, ends open gaps and writes everything buffered, retrying until `timeoutMs`. Rows
+   * still unwritten then are reported as gaps (the database never came back). Returns the final stats.
+   */
+  async close(timeoutMs = 30_000): Promise<WriterStats> {
+    this.closing = true;
+    this.closeDeadline = this.opts.now() + timeoutMs;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const t of [...this.openGaps.keys()]) this.endGap(t);
+    for (;;) {
+      while (this.pumping) await this.pumping;
+      if (this.pendingRows === 0 && this.gapsToRecord.length === 0) break;
+      if (this.opts.now() > this.closeDeadline) break;
+      this.kick();
+    }
+    if (this.pendingRows > 0) {
+      const lines = this.pending;
+      this.pending = new Map(RAW_TABLES.map((t) => [t, []]));
+      this.pendingRows = 0;
+      this.pendingBytes = 0;
+      this.abandon(lines, `the database was unreachable until the shutdown flush deadline (${this.lastError || 'no answer'})`);
+    }
+    if (this.gapsToRecord.length > 0) {
+      this.log.error({ gaps: this.gapsToRecord.length }, 'gaps could not be written to ingest_gaps (logged above)');
+    }
+    await this.client?.end().catch(() => {});
+    this.client = null;
+    return this.stats();
+  }
+
+  stats(): WriterStats {
+    return {
+      tables: structuredClone(this.counters),
+      batches: this.batches,
+      retries: this.retries,
+      bufferedBytes: this.bufferedBytes,
+      bufferedRows: this.pendingRows + this.inflightRows,
+      healthy: this.healthy,
+      gaps: [...this.allGaps],
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private unreachableReason(): string {
+    return `write buffer full while the database is unreachable (${this.lastError})`;
+  }
+
+  private kick(): void {
+    if (this.pumping) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      if (!this.closing && this.pendingRows >= this.opts.flushRows) this.kick();
+    });
+  }
+
+  private cut(): Batch | null {
+    if (this.pendingRows === 0 && this.gapsToRecord.length === 0) return null;
+    const batch: Batch = {
+      no: ++this.batchNo,
+      lines: this.pending,
+      rows: this.pendingRows,
+      bytes: this.pendingBytes,
+      gaps: this.gapsToRecord,
+      attempts: 0,
+      careful: false,
+    };
+    this.pending = new Map(RAW_TABLES.map((t) => [t, []]));
+    this.gapsToRecord = [];
+    this.inflightBytes = batch.bytes;
+    this.inflightRows = batch.rows;
+    this.pendingRows = 0;
+    this.pendingBytes = 0;
+    return batch;
+  }
+
+  private async pump(): Promise<void> {
+    const batch = this.cut();
+    if (!batch) return;
+    let delay = this.opts.retryMinMs;
+    for (;;) {
+      batch.attempts++;
+      try {
+        await this.write(batch);
+        if (this.unhealthySince !== null) {
+          this.log.info(
+            { down_ms: this.opts.now() - this.unhealthySince, attempts: batch.attempts },
+            'database reachable again; buffered rows written',
+          );
+        }
+        this.unhealthySince = null;
+        break;
+      } catch (err) {
+        if (isDataError(err) && !batch.careful) {
+          this.log.warn({ err: errText(err), batch: batch.no }, 'PostgreSQL rejected a batch as data; retrying row by row');
+          batch.careful = true;
+          continue;
+        }
+        this.retries++;
+        this.lastError = errText(err);
+        if (this.unhealthySince === null) {
+          this.unhealthySince = this.opts.now();
+          // Rows already being dropped were dropped because of this outage, not a slow database.
+          for (const g of this.openGaps.values()) g.reason = this.unreachableReason();
+          this.emit('unhealthy');
+          this.log.error(
+            { err: this.lastError, buffered_bytes: this.bufferedBytes, max_buffer_bytes: this.opts.maxBufferBytes },
+            'database write failed; keeping rows in the bounded buffer and retrying',
+          );
+        }
+        if (this.closing && this.opts.now() + delay > this.closeDeadline) {
+          // Give the batch back: close() reports it with whatever else is pending, as one gap per table.
+          this.requeue(batch);
+          break;
+        }
+        await sleep(delay * (0.5 + Math.random() * 0.5));
+        delay = Math.min(this.opts.retryMaxMs, delay * 2);
+      }
+    }
+    this.inflightBytes = 0;
+    this.inflightRows = 0;
+    if (this.pressured && this.bufferedBytes <= this.opts.maxBufferBytes / 4) {
+      this.pressured = false;
+      this.emit('drain');
+    }
+  }
+
+  private requeue(batch: Batch): void {
+    for (const [t, lines] of batch.lines) {
+      const later = this.pending.get(t)!;
+      this.pending.set(t, later.length === 0 ? lines : lines.concat(later));
+    }
+    this.pendingRows += batch.rows;
+    this.pendingBytes += batch.bytes;
+    this.gapsToRecord = batch.gaps.concat(this.gapsToRecord);
+  }
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const c = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: this.opts.connectTimeoutMs,
+      application_name: 'kapitaal-ingest-writer',
+    });
+    // A dead connection surfaces as a failed query; this only keeps the process alive.
+    c.on('error', () => {
+      if (this.client === c) this.client = null;
+    });
+    try {
+      await c.connect();
+    } catch (err) {
+      await c.end().catch(() => {});
+      throw err;
+    }
+    this.client = c;
+    return c;
+  }
+
+  private dropClient(): void {
+    const c = this.client;
+    this.client = null;
+    c?.end().catch(() => {});
+  }
+
+  private async write(batch: Batch): Promise<void> {
+    const c = await this.connect();
+    const started = performance.now();
+    const rejected: GapRecord[] = [];
+    const written = new Map<RawTable, number>();
+    try {
+      await c.query('begin');
+      for (const [table, lines] of batch.lines) {
+        if (lines.length === 0) continue;
+        written.set(table, batch.careful ? await this.copyCareful(c, table, lines, rejected) : await copyLines(c, table, lines));
+      }
+      const claimed = await c.query<{ ok: boolean | null }>(
+        'select kapitaal.ingest_write_batch__record($1, $2, $3, $4, $5, $6, $7) as ok',
+        [
+          this.runId, batch.no, written.get('ticker_samples') ?? 0, written.get('trade_samples') ?? 0,
+          written.get('l2_snap_metrics') ?? 0, written.get('l3_queue_metrics') ?? 0, batch.attempts,
+        ],
+      );
+      if (!claimed.rows[0]?.ok) {
+        // Committed by an earlier attempt whose acknowledgement was lost: this copy is a duplicate.
+        await c.query('rollback');
+        this.log.warn({ batch: batch.no }, 'batch was already committed by an earlier attempt; duplicate discarded');
+        this.account(batch, written, rejected);
+        return;
+      }
+      for (const g of [...batch.gaps, ...rejected]) {
+        await c.query('select kapitaal.ingest_gap__record($1, $2, $3, $4, $5, $6)', [
+          this.runId, g.table, new Date(g.firstMs), new Date(g.lastMs), g.rows, g.reason,
+        ]);
+      }
+      await c.query('commit');
+    } catch (err) {
+      await c.query('rollback').catch(() => {});
+      if (!isDataError(err)) this.dropClient();
+      throw err;
+    }
+    this.commitLatencies.push(performance.now() - started);
+    this.account(batch, written, rejected);
+  }
+
+  private account(batch: Batch, written: Map<RawTable, number>, rejected: GapRecord[]): void {
+    this.batches++;
+    for (const [t, n] of written) this.counters[t].written += n;
+    for (const g of rejected) {
+      this.counters[g.table].dropped += g.rows;
+      this.allGaps.push(g);
+      mark(this.log, 'DATA_INTEGRITY_GAP', gapFields(g));
+    }
+    this.emit('batch', batch.no);
+  }
+
+  /** Bisects a batch under savepoints until each rejected row is isolated; returns rows stored. */
+  private async copyCareful(c: pg.Client, table: RawTable, lines: string[], rejected: GapRecord[]): Promise<number> {
+    await c.query('savepoint kapitaal_copy');
+    try {
+      const n = await copyLines(c, table, lines);
+      await c.query('release savepoint kapitaal_copy');
+      return n;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      await c.query('rollback to savepoint kapitaal_copy');
+      await c.query('release savepoint kapitaal_copy');
+      if (lines.length === 1) {
+        const at = receivedMsOf(lines[0]!);
+        rejected.push({ table, firstMs: at, lastMs: at, rows: 1, reason: `row rejected by PostgreSQL: ${errText(err)}` });
+        return 0;
+      }
+      const mid = lines.length >> 1;
+      return (
+        (await this.copyCareful(c, table, lines.slice(0, mid), rejected)) +
+        (await this.copyCareful(c, table, lines.slice(mid), rejected))
+      );
+    }
+  }
+
+  private drop(table: RawTable, receivedMs: number, reason: string): void {
+    this.counters[table].dropped++;
+    const g = this.openGaps.get(table);
+    if (g) {
+      g.rows++;
+      g.lastMs = Math.max(g.lastMs, receivedMs);
+      return;
+    }
+    this.openGaps.set(table, { table, firstMs: receivedMs, lastMs: receivedMs, rows: 1, reason });
+    this.log.warn(
+      { marker: MARKERS.DATA_INTEGRITY_GAP, table, state: 'started', from: new Date(receivedMs).toISOString(), reason },
+      `dropping ${table} rows from ${new Date(receivedMs).toISOString()}: ${reason}`,
+    );
+  }
+
+  private endGap(table: RawTable): void {
+    const g = this.openGaps.get(table);
+    if (!g) return;
+    this.openGaps.delete(table);
+    this.allGaps.push(g);
+    this.gapsToRecord.push(g);
+    mark(this.log, 'DATA_INTEGRITY_GAP', gapFields(g), `dropped ${g.rows} ${table} rows received ${iso(g.firstMs)} … ${iso(g.lastMs)}: ${g.reason}`);
+  }
+
+  /** Reports buffered lines that will never be written as gaps (per table). */
+  private abandon(lines: Map<RawTable, string[]>, reason: string): void {
+    for (const [table, ls] of lines) {
+      if (ls.length === 0) continue;
+      let first = Infinity;
+      let last = -Infinity;
+      for (const l of [ls[0]!, ls[ls.length - 1]!]) {
+        const at = receivedMsOf(l);
+        first = Math.min(first, at);
+        last = Math.max(last, at);
+      }
+      const g: GapRecord = { table, firstMs: first, lastMs: last, rows: ls.length, reason };
+      this.counters[table].dropped += ls.length;
+      this.allGaps.push(g);
+      mark(this.log, 'DATA_INTEGRITY_GAP', gapFields(g), `dropped ${g.rows} ${table} rows received ${iso(first)} … ${iso(last)}: ${reason}`);
+    }
+  }
+}
+
+async function copyLines(c: pg.Client, table: RawTable, lines: string[]): Promise<number> {
+  const stream = c.query(copyFrom(copyStatement(table)));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('error', reject);
+    stream.on('finish', resolve);
+    stream.end(lines.join(''));
+  });
+  return lines.length;
+}
+
+/** The received_at column is the last one of every raw table. */
+function receivedMsOf(line: string): number {
+  const end = line.endsWith('\n') ? line.length - 1 : line.length;
+  return Date.parse(line.slice(line.lastIndexOf('\t', end - 1) + 1, end));
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity constraint): the rows are at fault, not the link. */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message || err.name : String(err);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function gapFields(g: GapRecord): Record<string, unknown> {
+  return { table: g.table, from: iso(g.firstMs), to: iso(g.lastMs), rows: g.rows, reason: g.reason };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
