@@ -1,0 +1,158 @@
+-- The incremental refresh: fold the raw rows committed since the previous refresh into
+-- the working set, rebuild the run's state, stamp one generation on it.
+create or replace function kapitaal.refresh_run_symbol_state(p_run_id bigint, p_now timestamptz default now())
+returns table (
+  generation_id bigint,
+  run_id bigint,
+  refreshed_at timestamptz,
+  ticker_rows integer,
+  trade_rows integer,
+  l2_rows integer,
+  l3_rows integer,
+  rows_read integer,
+  symbols integer,
+  symbols_changed integer,
+  buckets_deleted integer,
+  watermark_from xid8,
+  watermark_to xid8,
+  state_digest text,
+  duration_ms numeric
+)
+language plpgsql
+volatile
+security definer
+set search_path = kapitaal, pg_temp
+set work_mem = '64MB'
+as $$
+#variable_conflict use_column
+declare
+  v_t0 timestamptz := clock_timestamp();
+  v_status text;
+  v_lo_ticker xid8; v_lo_trade xid8; v_lo_l2 xid8; v_lo_l3 xid8;
+  v_prev_now timestamptz;
+  v_hi xid8;
+  v_now timestamptz;
+  v_from timestamptz;
+  v_gen bigint;
+  v_policy kapitaal.regime_policy;
+begin
+  if current_setting('transaction_isolation') <> 'read committed' then
+    -- Under REPEATABLE READ the snapshot predates the lock below, so the watermarks read
+    -- after waiting could be stale and rows would be folded in twice.
+    raise exception 'refresh_run_symbol_state must run in a READ COMMITTED transaction (got %)',
+      current_setting('transaction_isolation') using errcode = '25000';
+  end if;
+  select r.status into v_status from kapitaal.ingest_runs r where r.run_id = p_run_id;
+  if not found then
+    raise exception 'refresh_run_symbol_state: no ingest run %', p_run_id using errcode = 'P0002';
+  end if;
+
+  -- One refresh of a run at a time; a second one waits here and then starts from the
+  -- watermarks the first committed.
+  perform pg_advisory_xact_lock(hashtextextended('kapitaal.refresh_run_symbol_state', p_run_id));
+
+  insert into kapitaal.state_refresh_watermarks (run_id, table_name)
+  select p_run_id, t from unnest(kapitaal.raw_tables()) t
+  on conflict do nothing;
+  select max(w.watermark) filter (where w.table_name = 'ticker_samples'),
+         max(w.watermark) filter (where w.table_name = 'trade_samples'),
+         max(w.watermark) filter (where w.table_name = 'l2_snap_metrics'),
+         max(w.watermark) filter (where w.table_name = 'l3_queue_metrics'),
+         max(w.refreshed_at)
+    into v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3, v_prev_now
+    from kapitaal.state_refresh_watermarks w
+   where w.run_id = p_run_id;
+
+  -- Every transaction below the snapshot xmin has finished: its rows are final and visible
+  -- to every later statement. Rows of transactions still running stay for the next refresh.
+  v_hi := pg_snapshot_xmin(pg_current_snapshot());
+  v_now := greatest(p_now, v_prev_now);
+  v_from := (select w.from_5m from kapitaal.state__windows(v_now) w);
+  v_gen := nextval('kapitaal.state_generation_seq');
+  select * into v_policy from kapitaal.regime_policy where policy = 'default';
+
+  select m.ticker_rows, m.trade_rows, m.l2_rows, m.l3_rows, m.symbols_changed
+    into ticker_rows, trade_rows, l2_rows, l3_rows, symbols_changed
+    from kapitaal.state__merge(p_run_id, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3,
+                               greatest(v_hi, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3), v_from) m;
+
+  -- Buckets that left the longest window are never read again.
+  delete from kapitaal.state_buckets b where b.run_id = p_run_id and b.bucket_start < v_from;
+  get diagnostics buckets_deleted = row_count;
+
+  insert into kapitaal.run_symbol_state as s
+  select c.run_id, c.symbol, v_gen, v_now,
+         c.last_ticker_at, c.last_trade_at, c.last_l2_at, c.last_l3_at,
+         c.book_source, c.best_bid, c.best_ask, c.mid, c.spread_bps, c.microprice,
+         c.bid_depth_10bps_quote, c.ask_depth_10bps_quote, c.bid_depth_50bps_quote, c.ask_depth_50bps_quote,
+         c.book_imbalance, c.book_valid, c.last_trade_price,
+         c.l3_bid_touch_qty, c.l3_bid_touch_orders, c.l3_ask_touch_qty, c.l3_ask_touch_orders, c.l3_valid,
+         c.l3_touch_churn_1m,
+         c.ret_1m_bps, c.ret_5m_bps, c.vol_1m_bps, c.vol_5m_bps, c.trend_strength_5m, c.price_buckets_5m,
+         c.trades_1m, c.trades_5m, c.quote_volume_1m, c.quote_volume_5m, c.buy_quote_volume_5m,
+         c.l2_checksum_failures_1m, c.l2_checksum_failures_5m, c.l3_checksum_failures_1m, c.l2_resyncs_5m,
+         c.trade_id_gaps_5m,
+         st.regime, st.since, ind.regime, ind.reason, st.candidate, st.streak
+    from kapitaal.state__compose(p_run_id, v_now) c
+    left join kapitaal.run_symbol_state p on p.run_id = p_run_id and p.symbol = c.symbol
+    cross join lateral kapitaal.regime__indicate(c, p.regime, v_policy, v_now) ind
+    cross join lateral kapitaal.regime__step(p.regime, p.regime_since, p.regime_candidate, p.regime_streak,
+                                             ind.regime, v_policy, v_now) st
+  on conflict (run_id, symbol) do update set
+    generation_id = excluded.generation_id, refreshed_at = excluded.refreshed_at,
+    last_ticker_at = excluded.last_ticker_at, last_trade_at = excluded.last_trade_at,
+    last_l2_at = excluded.last_l2_at, last_l3_at = excluded.last_l3_at,
+    book_source = excluded.book_source, best_bid = excluded.best_bid, best_ask = excluded.best_ask,
+    mid = excluded.mid, spread_bps = excluded.spread_bps, microprice = excluded.microprice,
+    bid_depth_10bps_quote = excluded.bid_depth_10bps_quote, ask_depth_10bps_quote = excluded.ask_depth_10bps_quote,
+    bid_depth_50bps_quote = excluded.bid_depth_50bps_quote, ask_depth_50bps_quote = excluded.ask_depth_50bps_quote,
+    book_imbalance = excluded.book_imbalance, book_valid = excluded.book_valid,
+    last_trade_price = excluded.last_trade_price,
+    l3_bid_touch_qty = excluded.l3_bid_touch_qty, l3_bid_touch_orders = excluded.l3_bid_touch_orders,
+    l3_ask_touch_qty = excluded.l3_ask_touch_qty, l3_ask_touch_orders = excluded.l3_ask_touch_orders,
+    l3_valid = excluded.l3_valid, l3_touch_churn_1m = excluded.l3_touch_churn_1m,
+    ret_1m_bps = excluded.ret_1m_bps, ret_5m_bps = excluded.ret_5m_bps,
+    vol_1m_bps = excluded.vol_1m_bps, vol_5m_bps = excluded.vol_5m_bps,
+    trend_strength_5m = excluded.trend_strength_5m, price_buckets_5m = excluded.price_buckets_5m,
+    trades_1m = excluded.trades_1m, trades_5m = excluded.trades_5m,
+    quote_volume_1m = excluded.quote_volume_1m, quote_volume_5m = excluded.quote_volume_5m,
+    buy_quote_volume_5m = excluded.buy_quote_volume_5m,
+    l2_checksum_failures_1m = excluded.l2_checksum_failures_1m, l2_checksum_failures_5m = excluded.l2_checksum_failures_5m,
+    l3_checksum_failures_1m = excluded.l3_checksum_failures_1m, l2_resyncs_5m = excluded.l2_resyncs_5m,
+    trade_id_gaps_5m = excluded.trade_id_gaps_5m,
+    regime = excluded.regime, regime_since = excluded.regime_since, regime_indicated = excluded.regime_indicated,
+    regime_reason = excluded.regime_reason, regime_candidate = excluded.regime_candidate,
+    regime_streak = excluded.regime_streak;
+  get diagnostics symbols = row_count;
+
+  generation_id := v_gen;
+  run_id := p_run_id;
+  refreshed_at := v_now;
+  rows_read := ticker_rows + trade_rows + l2_rows + l3_rows;
+  watermark_from := least(v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3);
+  watermark_to := greatest(v_hi, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3);
+  state_digest := kapitaal.run_symbol_state__digest(p_run_id);
+
+  update kapitaal.state_refresh_watermarks w
+     set watermark = greatest(w.watermark, v_hi), refreshed_at = v_now, generation_id = v_gen,
+         rows_read = w.rows_read + case w.table_name when 'ticker_samples' then ticker_rows
+                                                     when 'trade_samples' then trade_rows
+                                                     when 'l2_snap_metrics' then l2_rows
+                                                     else l3_rows end
+   where w.run_id = p_run_id;
+
+  duration_ms := round(extract(epoch from clock_timestamp() - v_t0) * 1000, 3);
+  insert into kapitaal.state_generations
+    (generation_id, run_id, refreshed_at, symbols, symbols_changed, state_digest,
+     ticker_rows, trade_rows, l2_rows, l3_rows, duration_ms)
+  values (v_gen, p_run_id, v_now, symbols, symbols_changed, state_digest,
+          ticker_rows, trade_rows, l2_rows, l3_rows, duration_ms);
+  return next;
+end
+$$;
+comment on function kapitaal.refresh_run_symbol_state(bigint, timestamptz) is
+  'Incremental refresh of one run''s run_symbol_state. Serialised per run (advisory lock); reads exactly the raw rows '
+  'with txid in [watermark, snapshot xmin) per table, so a row is folded in once, after its transaction finished, '
+  'however late it commits. Cost: O(new rows + buckets in the 5-minute window + symbols). Rewrites all rows of the run '
+  'with a new generation_id, records the generation in state_generations and returns the outcome. Effective time is '
+  'greatest(p_now, previous refresh time). Must run in READ COMMITTED.';

@@ -1,0 +1,34 @@
+-- Ticker rows → buckets and latest. The same reading functions serve the incremental
+-- refresh (a txid range) and the full recomputation (every txid).
+
+create or replace function kapitaal.state__ticker_buckets(p_run_id bigint, p_lo xid8, p_hi xid8, p_from timestamptz)
+returns table (symbol text, bucket_start timestamptz, n integer, open_key numeric[], close_key numeric[])
+language sql
+stable
+as $$
+  select t.symbol,
+         date_bin(kapitaal.state__bucket_width(), t.received_at, timestamptz '2000-01-01 00:00:00+00'),
+         count(*)::integer,
+         min(array[extract(epoch from t.received_at), t.seq, (t.bid + t.ask) * 0.5]),
+         max(array[extract(epoch from t.received_at), t.seq, (t.bid + t.ask) * 0.5])
+    from kapitaal.ticker_samples t
+   where t.run_id = p_run_id and t.txid >= p_lo and t.txid < p_hi and t.received_at >= p_from
+   group by 1, 2
+$$;
+comment on function kapitaal.state__ticker_buckets(bigint, xid8, xid8, timestamptz) is
+  'Ticker rows of a run with txid in [p_lo, p_hi) and received_at >= p_from, aggregated per symbol and 10-second bucket.';
+
+create or replace function kapitaal.state__ticker_latest(p_run_id bigint, p_lo xid8, p_hi xid8)
+returns table (symbol text, n integer, key numeric[], at timestamptz, bid numeric, ask numeric)
+language sql
+stable
+as $$
+  select x.symbol, x.n, x.k[1:2], x.at, x.k[3], x.k[4]
+    from (select t.symbol, count(*)::integer as n, max(t.received_at) as at,
+                 max(array[extract(epoch from t.received_at), t.seq, t.bid, t.ask]) as k
+            from kapitaal.ticker_samples t
+           where t.run_id = p_run_id and t.txid >= p_lo and t.txid < p_hi
+           group by t.symbol) x
+$$;
+comment on function kapitaal.state__ticker_latest(bigint, xid8, xid8) is
+  'Per symbol: the number of ticker rows of a run with txid in [p_lo, p_hi) and the newest of them (by received_at, seq).';
