@@ -1,0 +1,234 @@
+// Benchmark: the decision cycle end to end on two real clusters — raw rows committed on the
+// ingest cluster → refresh job → (state__sync job | logical replication) → evaluation job on the
+// decision cluster → evaluation stored. 100 symbols stream continuously (the bench writes the raw
+// rows itself); sync mode and logical replication mode run one after the other in the same run.
+// `npm run bench -- cycle`. Knobs: BENCH_CYCLE_WRITES (measured writes per mode, default 300),
+// BENCH_CYCLE_INTERVAL_MS (between writes, 40), BENCH_CYCLE_REFRESH_S (refresh cadence, 0.1).
+import pg from 'pg';
+import pino from 'pino';
+import { setDecisionContext } from '../src/decision/context.ts';
+import { dropReplication, ensureReplication, waitForReplicationReady } from '../src/decision/replication.ts';
+import { createPool } from '../src/db/pool.ts';
+import { startEngineWorkers } from '../src/worker/engine-workers.ts';
+import { startBenchClusters } from './support/clusters.ts';
+import { quantile, table, writeSection, type Row } from './support/report.ts';
+
+const SYMBOLS = 100;
+const WRITES = Number(process.env.BENCH_CYCLE_WRITES ?? 300);
+const INTERVAL_MS = Number(process.env.BENCH_CYCLE_INTERVAL_MS ?? 40);
+const REFRESH_S = Number(process.env.BENCH_CYCLE_REFRESH_S ?? 0.1);
+const WARMUP_MS = 3000;
+const POLL_MS = 20;
+
+const say = (msg: string) => process.stderr.write(`[bench cycle] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const clusters = await startBenchClusters();
+const log = pino({ level: 'warn' });
+const ingest = createPool(clusters.ingestUrl, { max: 12, log });
+const decision = createPool(clusters.decisionUrl, { max: 12, log });
+
+// Evaluations as the decision runner stores them: id -> (generation, wall time after commit).
+const stored: { id: number; generation: number | null; outcome: string; at: number; durationMs: number }[] = [];
+setDecisionContext({
+  log,
+  decisionPool: decision,
+  onEvaluation: (e) => stored.push({ id: e.evaluation_id, generation: e.generation_id, outcome: e.outcome, at: Date.now(), durationMs: e.duration_ms }),
+});
+
+// Bench-only instrumentation on the ingest cluster: per generation, the newest raw data it holds.
+await ingest.query(`
+  create table if not exists public.bench_generation_data (generation_id bigint primary key, data_at timestamptz, ended_at timestamptz);
+  create or replace function public.bench_tg_generation_data() returns trigger language plpgsql as $$
+  begin
+    insert into public.bench_generation_data
+    select new.generation_id, max(s.last_ticker_at), clock_timestamp() from kapitaal.run_symbol_state s where s.run_id = new.run_id;
+    return null;
+  end $$;
+  drop trigger if exists _900_bench on kapitaal.state_generations;
+  create trigger _900_bench after insert on kapitaal.state_generations for each row execute function public.bench_tg_generation_data();`);
+
+await ingest.query(`select kapitaal.decision_settings__configure('ingest', 'sync')`);
+await decision.query(`select kapitaal.decision_settings__configure('decision', 'sync', true)`);
+
+const ingestWorkers = await startEngineWorkers({
+  pool: ingest, role: 'ingest', tasks: ['run_symbol_state__refresh', 'state__sync'], concurrency: 3, pollInterval: POLL_MS, log,
+});
+const decisionWorkers = await startEngineWorkers({
+  pool: decision, role: 'execution', tasks: ['evaluation__run'], concurrency: 2, pollInterval: POLL_MS, log,
+});
+
+const symbols = Array.from({ length: SYMBOLS }, (_, i) => `S${String(i).padStart(3, '0')}/USD`);
+
+interface Write { receivedAt: Date; committedAt: number }
+
+/** One collector flush: a ticker, a trade and an L2 sample for every symbol, in one transaction. */
+async function writeBatch(run: number, k: number): Promise<Write> {
+  const c = await ingest.connect();
+  try {
+    const receivedAt = new Date();
+    const mids = symbols.map((_, i) => (10 + i + Math.sin(k / 9 + i) * 0.05).toFixed(6));
+    await c.query('begin');
+    await c.query(
+      `insert into kapitaal.ticker_samples (run_id, symbol, bid, bid_qty, ask, ask_qty, last, volume, received_at)
+       select $1, s, m - 0.001, 3, m + 0.001, 3, m, 1000, $4 from unnest($2::text[], $3::numeric[]) u(s, m)`,
+      [run, symbols, mids, receivedAt],
+    );
+    await c.query(
+      `insert into kapitaal.trade_samples (run_id, symbol, side, price, qty, ord_type, trade_id, exchange_ts, received_at)
+       select $1, s, case when $5 % 2 = 0 then 'buy' else 'sell' end, m, 0.5, 'market', $5, $4, $4
+         from unnest($2::text[], $3::numeric[]) u(s, m)`,
+      [run, symbols, mids, receivedAt, k + 1],
+    );
+    await c.query(
+      `insert into kapitaal.l2_snap_metrics (run_id, symbol, depth, is_snapshot, bid_px, bid_qty, ask_px, ask_qty, checksum, checksum_ok, received_at)
+       select $1, s, 10, $5 = 0,
+              array(select m - 0.001 * (1 + j) from generate_series(0, 9) j), array_fill(5::numeric, array[10]),
+              array(select m + 0.001 * (1 + j) from generate_series(0, 9) j), array_fill(5::numeric, array[10]), 0, true, $4
+         from unnest($2::text[], $3::numeric[]) u(s, m)`,
+      [run, symbols, mids, receivedAt, k],
+    );
+    await c.query('commit');
+    return { receivedAt, committedAt: Date.now() };
+  } finally {
+    c.release();
+  }
+}
+
+interface PhaseResult { mode: string; latencies: number[]; toRefresh: number[]; feed: number[]; toEval: number[]; lags: number[]; evaluations: number; outcomes: Record<string, number>; refreshMs: number[]; evalMs: number[]; missed: number }
+
+async function phase(mode: 'sync' | 'replication'): Promise<PhaseResult> {
+  const { rows } = await ingest.query(`select run_id from kapitaal.ingest_run__start($1::jsonb, 'bench', 'bench')`, [JSON.stringify({ bench: 'cycle', mode })]);
+  const run = Number(rows[0].run_id);
+  await ingest.query(`select kapitaal.ingest_epoch__publish($1)`, [run]);
+  await ingest.query(
+    `select graphile_worker.add_job('run_symbol_state__refresh', json_build_object('run_id', $1::bigint, 'cadence_seconds', $2::numeric),
+            job_key => 'run_symbol_state__refresh:' || $1)`,
+    [run, REFRESH_S],
+  );
+  let stop = false;
+  const side = (async () => {
+    while (!stop) {
+      await ingest.query(`select kapitaal.ingest_run__heartbeat($1)`, [run]);
+      await ingest.query(`select kapitaal.ingest_epoch__publish($1)`, [run]);
+      await sleep(1000);
+    }
+  })();
+  const writes: Write[] = [];
+  const warmupUntil = Date.now() + WARMUP_MS;
+  let k = 0;
+  while (Date.now() < warmupUntil) {
+    await writeBatch(run, k++);
+    await sleep(INTERVAL_MS);
+  }
+  const firstStored = stored.length;
+  for (let i = 0; i < WRITES; i++) {
+    writes.push(await writeBatch(run, k++));
+    await sleep(INTERVAL_MS);
+  }
+  await sleep(2000); // let the last writes travel the whole chain
+  stop = true;
+  await side;
+  await ingest.query(`select kapitaal.ingest_run__end($1, 'ended', 'bench done')`, [run]);
+
+  const gens = (await ingest.query<{ generation_id: string; data_at: Date | null; ended_at: Date }>(
+    `select b.generation_id, b.data_at, b.ended_at from public.bench_generation_data b
+       join kapitaal.state_generations g using (generation_id) where g.run_id = $1 order by b.generation_id`,
+    [run],
+  )).rows.map((r) => ({ id: Number(r.generation_id), dataAt: r.data_at?.getTime() ?? 0, endedAt: r.ended_at.getTime() }));
+  // When each generation became visible on the decision cluster (the sync skips superseded ones).
+  const visible = (await decision.query<{ generation_id: string; visible_at: Date }>(
+    `select generation_id, visible_at from kapitaal.state_generation_visibility where run_id = $1 order by generation_id`,
+    [run],
+  )).rows.map((r) => ({ id: Number(r.generation_id), at: r.visible_at.getTime() }));
+  const evals = stored.slice(firstStored).filter((e) => e.generation !== null && e.outcome !== 'attach_blocked');
+  const latencies: number[] = [];
+  const toRefresh: number[] = [];
+  const feed: number[] = [];
+  const toEval: number[] = [];
+  let missed = 0;
+  for (const w of writes) {
+    // The first generation holding the write, then the first stored evaluation of it or a later one.
+    const g = gens.find((x) => x.dataAt >= w.receivedAt.getTime());
+    const e = g && evals.find((x) => x.generation! >= g.id && x.at >= w.committedAt);
+    if (!e) {
+      missed++;
+      continue;
+    }
+    latencies.push(e.at - w.committedAt);
+    const v = visible.find((x) => x.id >= g.id);
+    if (v) {
+      toRefresh.push(g.endedAt - w.committedAt);
+      feed.push(v.at - g.endedAt);
+      toEval.push(e.at - v.at);
+    }
+  }
+  const lags = (await decision.query<{ ms: number }>(
+    `select extract(epoch from lag) * 1000 as ms from kapitaal.state_generation_visibility where run_id = $1`,
+    [run],
+  )).rows.map((r) => Number(r.ms));
+  const refreshMs = (await ingest.query<{ ms: string }>(`select duration_ms as ms from kapitaal.state_generations where run_id = $1`, [run])).rows.map((r) => Number(r.ms));
+  const outcomes: Record<string, number> = {};
+  for (const e of evals) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
+  return { mode, latencies, toRefresh, feed, toEval, lags, evaluations: evals.length, outcomes, refreshMs, evalMs: evals.map((e) => e.durationMs), missed };
+}
+
+const results: PhaseResult[] = [];
+try {
+  say(`sync mode: ${SYMBOLS} symbols, a write every ${INTERVAL_MS} ms, ${WRITES} measured writes, refresh cadence ${REFRESH_S} s`);
+  results.push(await phase('sync'));
+  say('logical replication mode');
+  await ensureReplication({ ingestUrl: clusters.ingestUrl, decisionUrl: clusters.decisionUrl, reset: true });
+  await waitForReplicationReady(clusters.decisionUrl);
+  results.push(await phase('replication'));
+} finally {
+  await dropReplication({ ingestUrl: clusters.ingestUrl, decisionUrl: clusters.decisionUrl }).catch(() => {});
+  await ingestWorkers.stop().catch(() => {});
+  await decisionWorkers.stop().catch(() => {});
+  await ingest.end();
+  await decision.end();
+  await clusters.stop();
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
+const rowsOut: Row[] = results.map((r) => {
+  const l = sorted(r.latencies);
+  const g = sorted(r.lags);
+  return {
+    feed: r.mode,
+    'cycles measured': l.length,
+    'raw → evaluation p50 ms': ms(quantile(l, 0.5)),
+    'p99 ms': ms(quantile(l, 0.99)),
+    'max ms': ms(l[l.length - 1] ?? NaN),
+    'raw → refresh done p50/p99': `${ms(quantile(sorted(r.toRefresh), 0.5))} / ${ms(quantile(sorted(r.toRefresh), 0.99))}`,
+    'refresh done → visible p50/p99': `${ms(quantile(sorted(r.feed), 0.5))} / ${ms(quantile(sorted(r.feed), 0.99))}`,
+    'visible → evaluation stored p50/p99': `${ms(quantile(sorted(r.toEval), 0.5))} / ${ms(quantile(sorted(r.toEval), 0.99))}`,
+    'generation lag on decision p50 ms': ms(quantile(g, 0.5)),
+    'lag p99 ms': ms(quantile(g, 0.99)),
+    'refresh p50 ms': ms(quantile(sorted(r.refreshMs), 0.5)),
+    'evaluation p50 ms': ms(quantile(sorted(r.evalMs), 0.5)),
+    evaluations: r.evaluations,
+    unmatched: r.missed,
+  };
+});
+const outcomes = results.map((r) => `${r.mode}: ${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ');
+const syncP99 = quantile(sorted(results[0]?.latencies ?? []), 0.99);
+const body = [
+  `${SYMBOLS} symbols streaming: every ${INTERVAL_MS} ms one transaction with a ticker, a trade and an L2 sample per symbol ` +
+    `(${WRITES} measured writes per feed after ${WARMUP_MS / 1000} s warm-up). Chain: run_symbol_state__refresh job (cadence ${REFRESH_S} s) ` +
+    `→ trigger → state__sync job (sync) or the subscription (replication) → trigger → evaluation__run job; both Graphile Worker runners ` +
+    `poll every ${POLL_MS} ms (jobs queued for now are picked up by LISTEN/NOTIFY). ` +
+    '"raw → evaluation" = commit of the raw rows (client clock) to the commit of the first evaluation that read a generation holding them. ' +
+    'Stages per write: raw commit → end of the refresh that folded it in (cadence wait + refresh), → first generation at least ' +
+    'that new visible on decision (the feed), → evaluation stored (queue + evaluation). ' +
+    '"generation lag" = state_generation_visibility.lag (refresh start time → visible on the decision cluster, so it includes the refresh). ' +
+    'unmatched = writes with no evaluation found in the window (should be 0).',
+  '',
+  table(rowsOut),
+  '',
+  `Evaluation outcomes: ${outcomes}.`,
+  '',
+  `Target p99 < 250 ms in sync mode: ${Number.isFinite(syncP99) ? (syncP99 < 250 ? 'met' : 'NOT met') : 'not measured'} (p99 ${ms(syncP99)} ms).`,
+].join('\n');
+writeSection('cycle', 'Decision cycle: raw rows → stored evaluation (sync vs logical replication)', 'npm run bench -- cycle', body);
