@@ -3,7 +3,12 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.ts';
 import { registerDbCommands } from './commands/db.ts';
+import { registerDemoCommand } from './commands/demo.ts';
+import { registerExecuteCommand } from './commands/execute.ts';
+import { registerIngestCommand } from './commands/ingest.ts';
+import { registerReplicateCommand } from './commands/replicate.ts';
 import { registerSimCommand } from './commands/sim.ts';
+import { registerValidateCommands } from './commands/validate.ts';
 import { UserError } from './user-error.ts';
 
 const program = new Command()
@@ -13,7 +18,12 @@ const program = new Command()
   .exitOverride();
 
 registerDbCommands(program);
+registerReplicateCommand(program);
+registerDemoCommand(program);
+registerExecuteCommand(program);
+registerIngestCommand(program);
 registerSimCommand(program);
+registerValidateCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,3 @@
+--!include validation/validation__ingest_proofs.sql
+--!include validation/validation__decision_proofs.sql
+--!include validation/grants.sql
