@@ -66,9 +66,10 @@ export async function readIngestOverview(pool: pg.Pool): Promise<IngestOverview 
 
 export async function readDecisionOverview(pool: pg.Pool, runId: string | null): Promise<DecisionOverview> {
   const gen = await pool.query(
-    `select generation_id::text, refreshed_at from kapitaal.state_generations
-      where run_id = coalesce($1::bigint, (select max(run_id) from kapitaal.state_generations))
-      order by generation_id desc limit 1`,
+    // Order by the column, not by its text (an output alias would win in ORDER BY).
+    `select g.generation_id::text as generation_id, g.refreshed_at from kapitaal.state_generations g
+      where g.run_id = coalesce($1::bigint, (select max(run_id) from kapitaal.state_generations))
+      order by g.generation_id desc limit 1`,
     [runId],
   );
   const outcomes = await pool.query(

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { EventEmitter } from 'node:events';
-import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { Logger as WorkerLogger, run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { loadTaskList } from './task-list.ts';
@@ -37,6 +37,18 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Graphile Worker's own messages as structured pino lines (its default prints plain text). */
+function workerLogger(log: Logger | undefined): WorkerLogger {
+  return new WorkerLogger((scope) => (level, message, meta) => {
+    if (!log) return;
+    const fields = { worker: scope.workerId, task: scope.taskIdentifier, job_id: scope.jobId, ...(meta ?? {}) };
+    // Per-job chatter ("Completed task …") is debug; failures stay visible.
+    if (level === 'error') log.error(fields, message);
+    else if (level === 'warning') log.warn(fields, message);
+    else log.debug(fields, message);
+  });
 }
 
 /** Reaps processes that are dead: same host with a vanished pid, or a stale heartbeat. */
@@ -78,6 +90,7 @@ export async function startEngineWorkers(opts: EngineWorkersOptions): Promise<En
     recorded.push(opts.pool.query('select kapitaal.engine_process__add_pool($1, $2)', [processId, workerPool.id]));
   });
   const runner = await run({
+    logger: workerLogger(opts.log),
     pgPool: opts.pool,
     taskList,
     concurrency,

@@ -5,6 +5,7 @@ import { resolveTopology } from '../../db/topology.ts';
 import { loadIngestConfig } from '../../ingest/config.ts';
 import { runIngest } from '../../ingest/run.ts';
 import { createLogger } from '../../log/logger.ts';
+import { startIngestJobs, type IngestJobs } from '../../runtime/ingest-jobs.ts';
 import { UserError } from '../user-error.ts';
 
 export function registerIngestCommand(program: Command): void {
@@ -14,17 +15,24 @@ export function registerIngestCommand(program: Command): void {
       'run a persistent ingest run: Kraken WS v2 (KRAKEN_WS_URL) → raw tables of a new run_id, epochs every ' +
         'INGEST_EPOCH_MS; SIGTERM flushes and ends the run (settings: docs/INGEST.md)',
     )
-    .action(async () => {
+    .option('--no-jobs', 'only collect: run no state refresh or decision sync jobs in this process')
+    .action(async (opts: { jobs: boolean }) => {
       const cfg = loadConfig();
       const ingest = loadIngestConfig();
       const topo = resolveTopology(cfg);
       const log = createLogger(cfg.LOG_LEVEL, 'kapitaal-ingest');
       let result;
+      let jobs: IngestJobs | undefined;
       try {
+        if (opts.jobs) jobs = await startIngestJobs(cfg, log);
         result = await runIngest({ databaseUrl: topo.ingestUrl, wsUrl: cfg.KRAKEN_WS_URL, config: ingest, log });
       } catch (err) {
+        await jobs?.stop().catch(() => {});
         throw new UserError(`ingest could not start: ${(err as Error).message}${topo.embedded ? ' (is `kapitaal db up` running?)' : ''}`);
       }
+      // The run has ended and flushed; its last refresh and sync jobs may still be queued for
+      // the next process, which is harmless (the refresh job stops itself for ended runs).
+      await jobs?.stop();
       if (result.status !== 'ended') process.exitCode = 1;
     });
 }
