@@ -23,7 +23,7 @@ begin
   select * into v_prev from ingest_epochs e where e.run_id = p_run_id order by e.epoch desc limit 1;
   v_from := coalesce(v_prev.txid_horizon, '0'::xid8);
   -- Taken after the lock: every transaction below this id has finished, so rows in [v_from, v_to) are final.
-  v_to := greatest(pg_snapshot_xmin(pg_current_snapshot()), v_from);
+  v_to := greatest(kapitaal.raw_txid_horizon(), v_from);
 
   with delta as (
     select t.symbol, 'ticker'::text as ch, count(*) as n, max(t.received_at) as last_at, max(t.seq) as max_seq,

@@ -65,7 +65,7 @@ begin
 
   -- Every transaction below the snapshot xmin has finished: its rows are final and visible
   -- to every later statement. Rows of transactions still running stay for the next refresh.
-  v_hi := pg_snapshot_xmin(pg_current_snapshot());
+  v_hi := kapitaal.raw_txid_horizon();
   v_now := greatest(p_now, v_prev_now);
   v_from := (select w.from_5m from kapitaal.state__windows(v_now) w);
   v_gen := nextval('kapitaal.state_generation_seq');

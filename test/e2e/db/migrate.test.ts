@@ -23,7 +23,7 @@ async function fingerprint(url: string) {
       select (select count(*) from graphile_migrate.migrations)::int as migrations,
              (select string_agg(c.relname || ':' || c.relkind::text, ',' order by c.relname)
                 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'kapitaal') as relations,
-             (select string_agg(p.proname || md5(p.prosrc), ',' order by p.proname)
+             (select string_agg(p.oid::regprocedure::text || md5(p.prosrc), ',' order by p.oid::regprocedure::text)
                 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'kapitaal') as functions,
              (select count(*) from graphile_worker.migrations)::int as worker_migrations`);
     return rows[0];

@@ -46,7 +46,7 @@ async function settle() {
   const target = rows[0]!.x;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const r = await db.pool.query<{ ok: boolean }>('select pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 as ok', [target]);
+    const r = await db.pool.query<{ ok: boolean }>('select kapitaal.raw_txid_horizon() >= $1::xid8 as ok', [target]);
     if (r.rows[0]!.ok) return;
     if (Date.now() > deadline) throw new Error('horizon never passed our commits');
     await new Promise((res) => setTimeout(res, 20));

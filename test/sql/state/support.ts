@@ -70,7 +70,7 @@ export async function settle(q: Q, runId: number, timeoutMs = 30_000): Promise<v
   if (rows[0]!.max === null) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await q.query<{ ok: boolean }>(`select pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 as ok`, [rows[0]!.max]);
+    const r = await q.query<{ ok: boolean }>(`select kapitaal.raw_txid_horizon() > $1::xid8 as ok`, [rows[0]!.max]);
     if (r.rows[0]!.ok) return;
     if (Date.now() > deadline) throw new Error(`transactions below ${rows[0]!.max} never finished`);
     await new Promise((res) => setTimeout(res, 10));

@@ -1,0 +1,1 @@
+--!include ingest/raw_txid_horizon.sql
