@@ -96,7 +96,8 @@ export class Collector extends EventEmitter {
   private readonly publicConn: KrakenConnection;
   private readonly l3Conn: KrakenConnection | null;
   private readonly pairs = new Map<string, InstrumentPair>();
-  private readonly volumes = new Map<string, string>();
+  /** Latest 24 h volume and vwap text per symbol (the quote volume is computed only when ranking). */
+  private readonly volumes = new Map<string, { volume: string; vwap: string; quote?: string }>();
   private readonly l2 = new Map<string, L2Tracker>();
   private readonly l3 = new Map<string, L3Tracker>();
   private readonly lastTradeId = new Map<string, number>();
@@ -220,7 +221,9 @@ export class Collector extends EventEmitter {
       case 'ticker':
         for (const d of msg.data) {
           this.count('ticker', d.symbol, msg.type, 1);
-          this.volumes.set(d.symbol, quoteVolume(d.volume, d.vwap));
+          const v = this.volumes.get(d.symbol);
+          if (v === undefined) this.volumes.set(d.symbol, { volume: d.volume, vwap: d.vwap });
+          else if (v.volume !== d.volume || v.vwap !== d.vwap) { v.volume = d.volume; v.vwap = d.vwap; v.quote = undefined; }
           this.push('ticker_samples', () => tickerLine(this.o.runId, d, receivedMs), receivedMs);
         }
         if (!this.ranked && this.pairs.size > 0) this.maybeFinishWarmup();
@@ -363,7 +366,9 @@ export class Collector extends EventEmitter {
     }
     this.ranked = true;
     if (this.warmupTimer) clearTimeout(this.warmupTimer);
-    const pairs = selectUniverse(this.pairs.values(), this.volumes, policy);
+    const quoteVolumes = new Map<string, string>();
+    for (const [sym, v] of this.volumes) quoteVolumes.set(sym, (v.quote ??= quoteVolume(v.volume, v.vwap)));
+    const pairs = selectUniverse(this.pairs.values(), quoteVolumes, policy);
     this.apply(pairs, reason);
   }
 
@@ -419,7 +424,7 @@ export class Collector extends EventEmitter {
       if (this.pausedSince !== null) {
         this.pausedSince = null;
         for (const c of this.connections) c.resume();
-        this.log.info('write buffer drained; reading the sockets again');
+        this.log.debug('write buffer drained; reading the sockets again');
       }
       if (this.pressureTimer) clearInterval(this.pressureTimer);
       this.pressureTimer = null;
@@ -432,7 +437,10 @@ export class Collector extends EventEmitter {
       if (this.readingThroughOutage) return;
       this.pausedSince = now;
       for (const c of this.connections) c.pause();
-      this.log.warn({ healthy: sink.healthy }, 'write buffer above its high-water mark; pausing socket reads');
+      // With a healthy database this is ordinary flow control (a full batch waits behind the one being
+      // committed) and happens every few batches when the feed is faster than PostgreSQL.
+      if (sink.healthy) this.log.debug('write buffer above its high-water mark; pausing socket reads');
+      else this.log.warn({ healthy: false }, 'write buffer above its high-water mark and the database unreachable; pausing socket reads');
       return;
     }
     const maxPause = this.o.maxPauseMs ?? 5_000;

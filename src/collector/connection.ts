@@ -5,7 +5,8 @@
 // schemas; rejected frames go to the MalformedCounter, valid ones to onMessage.
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { parseKrakenMessage, pingRequest, subscriptionRequest, type KrakenWsMessage, type SubscribeParams } from '../kraken/messages.ts';
+import { parseKrakenFrame } from '../kraken/fast-parse.ts';
+import { pingRequest, subscriptionRequest, type KrakenWsMessage, type SubscribeParams } from '../kraken/messages.ts';
 import { mark } from '../log/logger.ts';
 import type { MalformedCounter } from './malformed.ts';
 import type { TokenBucket } from './token-bucket.ts';
@@ -245,7 +246,7 @@ export class KrakenConnection {
     this.lastFrameAt = receivedMs;
     this.stats.frames++;
     const text = isBinary ? '' : Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
-    const parsed = parseKrakenMessage(text);
+    const parsed = parseKrakenFrame(text);
     if (!parsed.ok) {
       this.opts.malformed.record(this.name, parsed.error, text);
       return;

@@ -4,7 +4,7 @@
 // Sampling follows the L2 rule: every snapshot and mismatch is a row, updates at most once per
 // sampleMs. Snapshot rows carry no flow: flow counts only update events, so the sum of
 // adds + modifies + deletes over rows equals the update events applied.
-import { compareDecimalText, formatScaled, normalizeDecimalText, parseScaled } from '../kraken/decimal-text.ts';
+import { decimalKey, formatScaled, normalizeDecimalText, parseScaled } from '../kraken/decimal-text.ts';
 import { L3Book, type L3EventIn, type L3OrderIn } from '../kraken/l3-book.ts';
 import type { L3Row, QueueLevel } from '../ingest/rows.ts';
 import type { Sample } from './l2-tracker.ts';
@@ -78,8 +78,8 @@ export class L3Tracker {
         this.ignored++;
         return { rows, ignored: true };
       }
-      const bestBid = this.book.levels('bid', 1)[0]?.price;
-      const bestAsk = this.book.levels('ask', 1)[0]?.price;
+      const bestBid = this.book.bestKey('bid');
+      const bestAsk = this.book.bestKey('ask');
       const events = data as { bids: L3EventIn[]; asks: L3EventIn[]; checksum: number };
       try {
         const r = this.book.applyUpdate(events);
@@ -119,13 +119,18 @@ export class L3Tracker {
     return this.takePending();
   }
 
-  /** Adds at or better than the touch (before the message) and deletes at the touch. `dir` -1 bids, 1 asks. */
+  /**
+   * Adds at or better than the touch (before the message) and deletes at the touch. `dir` -1 bids,
+   * 1 asks; `best` is the decimalKey of the best price before the message.
+   */
   private touch(e: L3EventIn, best: string | undefined, dir: -1 | 1): void {
     if (best === undefined) {
       if (e.event === 'add') this.flow.touchAdds++;
       return;
     }
-    const c = compareDecimalText(e.limit_price, best) * dir; // <= 0: at or better than the touch
+    if (e.event !== 'add' && e.event !== 'delete') return;
+    const k = decimalKey(e.limit_price);
+    const c = (k < best ? -1 : k > best ? 1 : 0) * dir; // <= 0: at or better than the touch
     if (e.event === 'add' && c <= 0) this.flow.touchAdds++;
     else if (e.event === 'delete' && c === 0) this.flow.touchDeletes++;
   }
@@ -158,11 +163,7 @@ export class L3Tracker {
   }
 
   private levels(side: 'bid' | 'ask'): QueueLevel[] {
-    return this.book.levels(side, this.storeLevels).map((l) => {
-      let sum = 0n;
-      for (const o of l.orders) sum += parseScaled(o.order_qty, SCALE);
-      return { price: l.price, qty: text(sum), orders: l.orders.length };
-    });
+    return this.book.queueLevels(side, this.storeLevels);
   }
 }
 

@@ -28,10 +28,36 @@ export function copyNumericArray(values: readonly string[]): string {
   let s = '{';
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (!DECIMAL_FAST.test(v) && !isDecimalText(v)) throw new TypeError(`not decimal text: ${JSON.stringify(v)}`);
+    if (!isPlainDecimal(v) && !isDecimalText(v)) throw new TypeError(`not decimal text: ${JSON.stringify(v)}`);
     s += i === 0 ? v : `,${v}`;
   }
   return `${s}}`;
+}
+
+/** The numeric[] literal of one field of each level: copyNumericField(levels, 'price') → {45285.2,45285.1}. */
+export function copyNumericField<K extends string>(levels: readonly { readonly [k in K]: string }[], field: K): string {
+  let s = '{';
+  for (let i = 0; i < levels.length; i++) {
+    const v = levels[i]![field];
+    if (!isPlainDecimal(v) && !isDecimalText(v)) throw new TypeError(`not decimal text: ${JSON.stringify(v)}`);
+    s += i === 0 ? v : `,${v}`;
+  }
+  return `${s}}`;
+}
+
+/** Hot-path check for \d+(\.\d+)? without a regex (anything else goes to isDecimalText). */
+export function isPlainDecimal(v: string): boolean {
+  const n = v.length;
+  if (n === 0 || typeof v !== 'string') return false;
+  let dot = -1;
+  for (let k = 0; k < n; k++) {
+    const c = v.charCodeAt(k);
+    if (c === 46) {
+      if (dot >= 0 || k === 0) return false;
+      dot = k;
+    } else if (c < 48 || c > 57) return false;
+  }
+  return dot !== n - 1;
 }
 
 /** An integer[] literal: [3, 1] → {3,1}. */
@@ -40,11 +66,10 @@ export function copyIntArray(values: readonly number[]): string {
   return `{${values.join(',')}}`;
 }
 
-const DECIMAL_FAST = /^\d+(\.\d+)?$/;
 
 /** A decimal text column; throws on anything that is not a finite decimal number. */
 export function copyDecimal(value: string): string {
-  if (!DECIMAL_FAST.test(value) && !isDecimalText(value)) throw new TypeError(`not decimal text: ${JSON.stringify(value)}`);
+  if (!isPlainDecimal(value) && !isDecimalText(value)) throw new TypeError(`not decimal text: ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -69,7 +94,14 @@ export function copyBool(value: boolean): string {
   return value ? 't' : 'f';
 }
 
-/** Engine-clock timestamps: milliseconds since the epoch as ISO text. */
+let lastMillis = NaN;
+let lastMillisText = '';
+
+/** Engine-clock timestamps: milliseconds since the epoch as ISO text (rows of one message share it: cached). */
 export function copyMillis(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastMillis) {
+    lastMillisText = new Date(ms).toISOString();
+    lastMillis = ms;
+  }
+  return lastMillisText;
 }

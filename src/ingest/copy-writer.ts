@@ -4,6 +4,9 @@
 //
 // Memory is bounded: pending plus in-flight lines never exceed maxBufferBytes. Above half of it the
 // writer emits 'pressure' (the collector stops reading its sockets) and 'drain' below a quarter.
+// Flow control: 'pressure' also when a whole next batch (maxPendingRows, default flushRows) waits
+// behind the one in flight, 'drain' when that batch is taken. The producer then runs only as far
+// ahead as PostgreSQL commits, instead of burning the CPU the database needs to fill memory.
 // When the buffer is full anyway (the database is unreachable), new rows are dropped and accounted
 // for per table as a gap (received_at range and row count): logged as DATA_INTEGRITY_GAP and written
 // to ingest_gaps once the database is back. A batch PostgreSQL rejects as data is retried row by row
@@ -26,6 +29,8 @@ export interface CopyWriterOptions {
   flushMs?: number;
   /** Hard bound on buffered line bytes, pending plus in flight (default 64 MiB). */
   maxBufferBytes?: number;
+  /** Emit 'pressure' when this many rows wait behind the batch in flight (default flushRows). */
+  maxPendingRows?: number;
   /** Retry backoff after a database error (defaults 200 ms … 5 s). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -107,6 +112,7 @@ export class CopyWriter extends EventEmitter {
       flushRows: options.flushRows ?? 10_000,
       flushMs: options.flushMs ?? 200,
       maxBufferBytes: options.maxBufferBytes ?? 64 * 2 ** 20,
+      maxPendingRows: options.maxPendingRows ?? options.flushRows ?? 10_000,
       retryMinMs: options.retryMinMs ?? 200,
       retryMaxMs: options.retryMaxMs ?? 5_000,
       connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
@@ -162,7 +168,7 @@ export class CopyWriter extends EventEmitter {
     this.pendingRows++;
     this.pendingBytes += size;
     c.accepted++;
-    if (!this.pressured && this.bufferedBytes >= this.opts.maxBufferBytes / 2) {
+    if (!this.pressured && (this.bufferedBytes >= this.opts.maxBufferBytes / 2 || this.pendingRows >= this.opts.maxPendingRows)) {
       this.pressured = true;
       this.emit('pressure');
     }
@@ -256,9 +262,18 @@ export class CopyWriter extends EventEmitter {
     return batch;
   }
 
+  /** Ends 'pressure' once the buffer is below a quarter and no full batch is waiting. */
+  private maybeDrain(): void {
+    if (this.pressured && this.bufferedBytes <= this.opts.maxBufferBytes / 4 && this.pendingRows < this.opts.maxPendingRows) {
+      this.pressured = false;
+      this.emit('drain');
+    }
+  }
+
   private async pump(): Promise<void> {
     const batch = this.cut();
     if (!batch) return;
+    this.maybeDrain();
     let delay = this.opts.retryMinMs;
     for (;;) {
       batch.attempts++;
@@ -301,10 +316,7 @@ export class CopyWriter extends EventEmitter {
     }
     this.inflightBytes = 0;
     this.inflightRows = 0;
-    if (this.pressured && this.bufferedBytes <= this.opts.maxBufferBytes / 4) {
-      this.pressured = false;
-      this.emit('drain');
-    }
+    this.maybeDrain();
   }
 
   private requeue(batch: Batch): void {
@@ -354,7 +366,7 @@ export class CopyWriter extends EventEmitter {
       for (const [table, lines] of batch.lines) {
         if (lines.length === 0) continue;
         written.set(table, batch.careful ? await this.copyCareful(c, table, lines, rejected) : await copyLines(c, table, lines));
-      }
+        }
       const claimed = await c.query<{ ok: boolean | null }>(
         'select kapitaal.ingest_write_batch__record($1, $2, $3, $4, $5, $6, $7) as ok',
         [

@@ -1,7 +1,7 @@
 // Typed raw rows and their COPY text lines (see raw-tables.ts for the column order). Prices and
 // quantities are the decimal text Kraken sent; run_id is the text of a bigint.
 import {
-  copyBool, copyDecimal, copyExchangeTs, copyIntArray, copyMillis, copyNullableDecimal, copyNumericArray, copyText,
+  copyBool, copyDecimal, copyExchangeTs, copyMillis, copyNullableDecimal, copyNumericField, copyText,
   isTimestampText,
 } from './copy-text.ts';
 
@@ -71,10 +71,19 @@ export function tradeLine(runId: string, r: TradeRow, receivedMs: number): strin
 }
 
 function prices(levels: readonly PriceQty[]): string {
-  return copyNumericArray(levels.map((l) => l.price));
+  return copyNumericField(levels, 'price');
 }
 function qtys(levels: readonly PriceQty[]): string {
-  return copyNumericArray(levels.map((l) => l.qty));
+  return copyNumericField(levels, 'qty');
+}
+function orders(levels: readonly QueueLevel[]): string {
+  let s = '{';
+  for (let i = 0; i < levels.length; i++) {
+    const v = levels[i]!.orders;
+    if (!Number.isSafeInteger(v)) throw new TypeError(`not an integer: ${v}`);
+    s += i === 0 ? `${v}` : `,${v}`;
+  }
+  return `${s}}`;
 }
 
 export function l2Line(runId: string, r: L2Row, receivedMs: number): string {
@@ -84,8 +93,8 @@ export function l2Line(runId: string, r: L2Row, receivedMs: number): string {
 }
 
 export function l3Line(runId: string, r: L3Row, receivedMs: number): string {
-  return `${runId}\t${copyText(r.symbol)}\t${prices(r.bids)}\t${qtys(r.bids)}\t${copyIntArray(r.bids.map((l) => l.orders))}\t${
-    prices(r.asks)}\t${qtys(r.asks)}\t${copyIntArray(r.asks.map((l) => l.orders))}\t${r.adds}\t${r.modifies}\t${
+  return `${runId}\t${copyText(r.symbol)}\t${prices(r.bids)}\t${qtys(r.bids)}\t${orders(r.bids)}\t${
+    prices(r.asks)}\t${qtys(r.asks)}\t${orders(r.asks)}\t${r.adds}\t${r.modifies}\t${
     r.deletes}\t${copyDecimal(r.addedQty)}\t${copyDecimal(r.removedQty)}\t${r.touchAdds}\t${r.touchDeletes}\t${
     r.checksum >>> 0}\t${copyBool(r.checksumOk)}\t${copyExchangeTs(r.exchangeTs)}\t${copyMillis(receivedMs)}\n`;
 }

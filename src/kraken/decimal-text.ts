@@ -19,6 +19,24 @@ export function formatScaled(value: bigint, decimals: number): string {
  * Throws when the text carries non-zero digits beyond `decimals`: that is a precision bug, not rounding.
  */
 export function parseScaled(text: string, decimals: number): bigint {
+  // Hot path: plain digits (optionally one '.'), no regex.
+  const n = text.length;
+  let k = 0;
+  let dot = -1;
+  let plain = n > 0;
+  for (; k < n; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 46 && dot < 0 && k > 0) dot = k;
+    else if (c < 48 || c > 57) { plain = false; break; }
+  }
+  if (plain && dot !== n - 1) {
+    if (dot < 0) return BigInt(decimals === 0 ? text : text + '0'.repeat(decimals));
+    let end = n;
+    while (end > dot + 1 && text.charCodeAt(end - 1) === 48) end--;
+    const fracLen = end - dot - 1;
+    if (fracLen > decimals) throw new RangeError(`${text} has more than ${decimals} decimals`);
+    return BigInt(text.slice(0, dot) + text.slice(dot + 1, end) + '0'.repeat(decimals - fracLen));
+  }
   const { neg, intPart, frac } = splitDecimal(text);
   const trimmed = frac.replace(/0+$/, '');
   if (trimmed.length > decimals) throw new RangeError(`${text} has more than ${decimals} decimals`);
@@ -62,6 +80,54 @@ export function compareDecimalText(a: string, b: string): number {
   if (xs === 0) return 0;
   const mag = compareMagnitude(x, y);
   return xs < 0 ? -mag : mag;
+}
+
+/** Key of zero (and of -0) in decimalKey order. */
+export const ZERO_KEY = '\u8000';
+
+/**
+ * An order-preserving, equality-preserving key for decimal text: for decimal texts a and b,
+ * `decimalKey(a) < decimalKey(b)` exactly when a < b numerically, and the keys are equal exactly when
+ * the values are ("45.10" and "045.1" share a key). Built once per price so that book searches
+ * compare short strings instead of re-parsing decimal text. Throws on anything that is not decimal text.
+ * Layout: one char encoding sign and integer-digit count, then the significant digits (for negative
+ * numbers 9-complemented and closed by '~', which sorts above every digit).
+ */
+export function decimalKey(text: string): string {
+  const n = text.length;
+  let p = 0;
+  let neg = false;
+  if (text.charCodeAt(0) === 45) { neg = true; p = 1; }
+  let dot = -1;
+  let ok = p < n;
+  for (let k = p; k < n; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 46 && dot < 0 && k > p) dot = k;
+    else if (c < 48 || c > 57) { ok = false; break; }
+  }
+  let intDigits: string;
+  let frac: string;
+  if (ok && dot !== n - 1) {
+    const intEnd = dot < 0 ? n : dot;
+    let a = p;
+    while (a < intEnd && text.charCodeAt(a) === 48) a++;
+    let end = n;
+    if (dot >= 0) while (end > dot + 1 && text.charCodeAt(end - 1) === 48) end--;
+    intDigits = text.slice(a, intEnd);
+    frac = dot < 0 ? '' : text.slice(dot + 1, end);
+  } else {
+    const sp = splitDecimal(text); // exponent form (or a RangeError for non-decimal text)
+    neg = sp.neg;
+    intDigits = sp.intPart.replace(/^0+/, '');
+    frac = sp.frac.replace(/0+$/, '');
+  }
+  if (intDigits.length === 0 && frac.length === 0) return ZERO_KEY;
+  if (intDigits.length > 0x7000) throw new RangeError(`decimal text too long: ${text.length} characters`);
+  if (!neg) return String.fromCharCode(0x8000 + intDigits.length) + intDigits + frac;
+  let c = String.fromCharCode(0x7fff - intDigits.length);
+  const digits = intDigits + frac;
+  for (let k = 0; k < digits.length; k++) c += String.fromCharCode(105 - digits.charCodeAt(k)); // '0'..'9' → '9'..'0'
+  return `${c}~`;
 }
 
 /** True for text that is a finite decimal number in plain or exponent notation. */

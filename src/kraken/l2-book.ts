@@ -1,45 +1,82 @@
 // In-memory L2 book for one symbol, fed by `book` channel messages. Keeps the exact decimal text
 // for the checksum, applies every level in message order, then truncates to the subscribed depth
 // (Kraken sends no delete for levels pushed out of range) and verifies the checksum.
-import { l2Checksum, CHECKSUM_LEVELS, type TextLevel } from './checksum.ts';
-import { compareDecimalText, formatDecimalText, isDecimalText } from './decimal-text.ts';
+import { crc32 } from 'node:zlib';
+import { CHECKSUM_LEVELS, type TextLevel } from './checksum.ts';
+import { checksumDigits, decimalKey, formatDecimalText, ZERO_KEY } from './decimal-text.ts';
 
 export interface L2Level { readonly price: string; readonly qty: string }
 export interface BookPayload { bids: readonly TextLevel[]; asks: readonly TextLevel[]; checksum: number }
 export interface ChecksumResult { ok: boolean; expected: number; computed: number }
 export interface L2BookOptions { pricePrecision?: number; qtyPrecision?: number }
 
-/** One side, best level first. `dir` = 1 for asks (ascending), -1 for bids (descending). */
+/**
+ * One side, best level first. `dir` = 1 for asks (ascending), -1 for bids (descending). Parallel to
+ * the levels: their decimalKey (ordering and equality without re-parsing text) and their checksum
+ * digits (computed once per level, not once per message).
+ */
 class Side {
   levels: L2Level[] = [];
+  keys: string[] = [];
+  cks: string[] = [];
   constructor(private readonly dir: 1 | -1) {}
 
-  /** Index of `price`, or -(insertion point) - 1 when absent. */
-  private find(price: string): number {
+  /** Index of the price with this key, or -(insertion point) - 1 when absent. */
+  private find(key: string): number {
+    const keys = this.keys;
     let lo = 0;
-    let hi = this.levels.length - 1;
+    let hi = keys.length - 1;
+    const asc = this.dir === 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const c = this.dir * compareDecimalText(this.levels[mid]!.price, price);
-      if (c === 0) return mid;
-      if (c < 0) lo = mid + 1; else hi = mid - 1;
+      const k = keys[mid]!;
+      if (k === key) return mid;
+      if (asc ? k < key : k > key) lo = mid + 1; else hi = mid - 1;
     }
     return -lo - 1;
   }
 
-  set(price: string, qty: string, deletes: boolean): void {
-    const i = this.find(price);
+  set(price: string, qty: string, key: string, deletes: boolean): void {
+    const i = this.find(key);
     if (deletes) {
-      if (i >= 0) this.levels.splice(i, 1);
-    } else if (i >= 0) {
+      if (i >= 0) {
+        this.levels.splice(i, 1);
+        this.keys.splice(i, 1);
+        this.cks.splice(i, 1);
+      }
+      return;
+    }
+    const ck = checksumDigits(price) + checksumDigits(qty);
+    if (i >= 0) {
       this.levels[i] = { price, qty };
+      this.cks[i] = ck;
     } else {
-      this.levels.splice(-i - 1, 0, { price, qty });
+      const at = -i - 1;
+      this.levels.splice(at, 0, { price, qty });
+      this.keys.splice(at, 0, key);
+      this.cks.splice(at, 0, ck);
     }
   }
 
   truncate(depth: number): void {
-    if (this.levels.length > depth) this.levels.length = depth;
+    if (this.levels.length > depth) {
+      this.levels.length = depth;
+      this.keys.length = depth;
+      this.cks.length = depth;
+    }
+  }
+
+  clear(): void {
+    this.levels = [];
+    this.keys = [];
+    this.cks = [];
+  }
+
+  checksumInput(): string {
+    let s = '';
+    const n = Math.min(CHECKSUM_LEVELS, this.cks.length);
+    for (let i = 0; i < n; i++) s += this.cks[i]!;
+    return s;
   }
 }
 
@@ -64,8 +101,8 @@ export class L2Book {
   }
 
   applySnapshot(data: BookPayload): ChecksumResult {
-    this.bidSide.levels = [];
-    this.askSide.levels = [];
+    this.bidSide.clear();
+    this.askSide.clear();
     this.updates = 0;
     return this.applyLevels(data);
   }
@@ -91,17 +128,23 @@ export class L2Book {
   }
 
   private touch(side: Side, l: TextLevel): void {
-    if (!isDecimalText(l.price) || !isDecimalText(l.qty)) {
+    let qtyKey: string;
+    let key: string;
+    try {
+      // decimalKey validates (throws on anything that is not decimal text).
+      qtyKey = decimalKey(l.qty);
+      key = decimalKey(l.price);
+    } catch {
       throw new TypeError(`${this.symbol}: level is not decimal text (${String(l.price)}/${String(l.qty)})`);
     }
-    const deletes = compareDecimalText(l.qty, '0') === 0;
+    const deletes = qtyKey === ZERO_KEY;
     const price = this.pricePrecision === undefined ? l.price : formatDecimalText(l.price, this.pricePrecision);
     const qty = this.qtyPrecision === undefined ? l.qty : formatDecimalText(l.qty, this.qtyPrecision);
-    side.set(price, qty, deletes);
+    side.set(price, qty, key, deletes);
   }
 
   checksum(): number {
-    return l2Checksum(this.asks(CHECKSUM_LEVELS), this.bids(CHECKSUM_LEVELS));
+    return crc32(this.askSide.checksumInput() + this.bidSide.checksumInput()) >>> 0;
   }
 
   /** Best first; a copy of at most n levels. */

@@ -2,8 +2,9 @@
 // arrival order within a price level; the book is truncated to the subscribed depth in price
 // levels after each message (Kraken re-publishes the orders of a level that comes into range);
 // the checksum covers every order of the top 10 levels, so it also proves queue priority.
-import { l3Checksum, CHECKSUM_LEVELS } from './checksum.ts';
-import { compareDecimalText, formatDecimalText, formatScaled, normalizeDecimalText, parseScaled } from './decimal-text.ts';
+import { crc32 } from 'node:zlib';
+import { CHECKSUM_LEVELS } from './checksum.ts';
+import { checksumDigits, decimalKey, formatDecimalText, formatScaled, normalizeDecimalText, parseScaled } from './decimal-text.ts';
 import type { ChecksumResult } from './l2-book.ts';
 
 export type BookSide = 'bid' | 'ask';
@@ -28,39 +29,52 @@ export interface TouchQueue { price: string; orders: number; qty: string }
 
 const SUM_SCALE = 18;
 
-interface Level { price: string; orders: L3Order[] }
+/** A resting order with what the hot path needs cached: its price key, scaled quantity and checksum digits. */
+interface Ord extends L3Order { key: string; units: bigint; ck: string }
+
+/** A price level: its orders in queue order and their total (scaled by 10^SUM_SCALE), text cached. */
+interface Level { price: string; key: string; orders: Ord[]; total: bigint; qtyText: string | null }
+
+/** Per level total quantity (exact decimal text) and order count, best level first. */
+export interface QueueLevelText { price: string; qty: string; orders: number }
 
 class Side {
   levels: Level[] = [];
   constructor(private readonly dir: 1 | -1) {}
 
-  find(price: string): number {
+  /** Index of the level with this price key, or -(insertion point) - 1. */
+  find(key: string): number {
+    const levels = this.levels;
     let lo = 0;
-    let hi = this.levels.length - 1;
+    let hi = levels.length - 1;
+    const asc = this.dir === 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const c = this.dir * compareDecimalText(this.levels[mid]!.price, price);
-      if (c === 0) return mid;
-      if (c < 0) lo = mid + 1; else hi = mid - 1;
+      const k = levels[mid]!.key;
+      if (k === key) return mid;
+      if (asc ? k < key : k > key) lo = mid + 1; else hi = mid - 1;
     }
     return -lo - 1;
   }
 
-  level(price: string, create: boolean): Level | undefined {
-    const i = this.find(price);
-    if (i >= 0) return this.levels[i];
-    if (!create) return undefined;
-    const l: Level = { price, orders: [] };
+  level(price: string, key: string): Level {
+    const i = this.find(key);
+    if (i >= 0) return this.levels[i]!;
+    const l: Level = { price, key, orders: [], total: 0n, qtyText: null };
     this.levels.splice(-i - 1, 0, l);
     return l;
   }
 
-  remove(o: L3Order): void {
-    const i = this.find(o.limit_price);
+  remove(o: Ord): void {
+    const i = this.find(o.key);
     const l = i >= 0 ? this.levels[i] : undefined;
     if (!l) return;
     const at = l.orders.indexOf(o);
-    if (at >= 0) l.orders.splice(at, 1);
+    if (at >= 0) {
+      l.orders.splice(at, 1);
+      l.total -= o.units;
+      l.qtyText = null;
+    }
     if (l.orders.length === 0) this.levels.splice(i, 1);
   }
 }
@@ -68,7 +82,7 @@ class Side {
 export class L3Book {
   private readonly bidSide = new Side(-1);
   private readonly askSide = new Side(1);
-  private readonly orders = new Map<string, L3Order>();
+  private readonly orders = new Map<string, Ord>();
   private pricePrecision: number | undefined;
   private qtyPrecision: number | undefined;
   checksumFailures = 0;
@@ -88,60 +102,73 @@ export class L3Book {
     this.askSide.levels = [];
     this.orders.clear();
     const acc = new Acc();
-    for (const o of data.bids) this.event('bid', { ...o, event: 'add' }, acc);
-    for (const o of data.asks) this.event('ask', { ...o, event: 'add' }, acc);
+    for (const o of data.bids) this.event('bid', 'add', o, acc);
+    for (const o of data.asks) this.event('ask', 'add', o, acc);
     return this.finish(data.checksum, acc);
   }
 
   applyUpdate(data: { bids: readonly L3EventIn[]; asks: readonly L3EventIn[]; checksum: number }): L3ApplyResult {
     const acc = new Acc();
-    for (const e of data.bids) this.event('bid', e, acc);
-    for (const e of data.asks) this.event('ask', e, acc);
+    for (const e of data.bids) this.event('bid', e.event, e, acc);
+    for (const e of data.asks) this.event('ask', e.event, e, acc);
     return this.finish(data.checksum, acc);
   }
 
-  private event(side: BookSide, e: L3EventIn, acc: Acc): void {
+  private event(side: BookSide, kind: L3EventIn['event'], e: L3OrderIn, acc: Acc): void {
     const s = side === 'bid' ? this.bidSide : this.askSide;
-    const price = this.pricePrecision === undefined ? e.limit_price : formatDecimalText(e.limit_price, this.pricePrecision);
-    const qty = this.qtyPrecision === undefined ? e.order_qty : formatDecimalText(e.order_qty, this.qtyPrecision);
     const existing = this.orders.get(e.order_id);
-    if (e.event === 'delete') {
+    if (kind === 'delete') {
       acc.deletes++;
       if (!existing) { acc.anomalies++; return; }
-      acc.removed += scaled(existing.order_qty);
+      acc.removed += existing.units;
       this.sideOf(existing).remove(existing);
       this.orders.delete(e.order_id);
       return;
     }
-    if (e.event === 'add') {
+    const price = this.pricePrecision === undefined ? e.limit_price : formatDecimalText(e.limit_price, this.pricePrecision);
+    const qty = this.qtyPrecision === undefined ? e.order_qty : formatDecimalText(e.order_qty, this.qtyPrecision);
+    const units = scaled(qty);
+    if (kind === 'add') {
       acc.adds++;
-      acc.added += scaled(qty);
+      acc.added += units;
       if (existing) {
         // A repeated add: keep one order (the newest text) and flag it.
         acc.anomalies++;
-        acc.removed += scaled(existing.order_qty);
+        acc.removed += existing.units;
         this.sideOf(existing).remove(existing);
       }
     } else {
       acc.modifies++;
-      if (!existing) { acc.anomalies++; acc.added += scaled(qty); } else {
-        const delta = scaled(qty) - scaled(existing.order_qty);
+      if (!existing) { acc.anomalies++; acc.added += units; } else {
+        const delta = units - existing.units;
         if (delta >= 0n) acc.added += delta; else acc.removed -= delta;
-        if (existing.side === side && normalizeDecimalText(existing.limit_price) === normalizeDecimalText(price)) {
+        if (existing.side === side && existing.key === decimalKey(price)) {
           // Same price: the order keeps its place in the queue.
+          const l = s.level(existing.limit_price, existing.key);
+          l.total += delta;
+          l.qtyText = null;
           existing.order_qty = qty;
+          existing.units = units;
+          existing.ck = checksumDigits(existing.limit_price) + checksumDigits(qty);
           existing.timestamp = e.timestamp;
           return;
         }
         this.sideOf(existing).remove(existing);
       }
     }
-    const o: L3Order = { order_id: e.order_id, limit_price: price, order_qty: qty, timestamp: e.timestamp, side };
+    const key = decimalKey(price);
+    const o: Ord = {
+      order_id: e.order_id, limit_price: price, order_qty: qty, timestamp: e.timestamp, side,
+      key, units, ck: checksumDigits(price) + checksumDigits(qty),
+    };
     this.orders.set(o.order_id, o);
-    s.level(price, true)!.orders.push(o);
+    const l = s.level(price, key);
+    l.orders.push(o);
+    l.total += units;
+    l.qtyText = null;
   }
 
-  private sideOf(o: L3Order): Side {
+  private sideOf(o: Ord): Side {
     return o.side === 'bid' ? this.bidSide : this.askSide;
   }
 
@@ -167,16 +194,31 @@ export class L3Book {
     }
   }
 
+  /** Level3 checksum: every order of the top 10 levels per side (asks first), digits cached per order. */
   checksum(): number {
-    return l3Checksum(
-      this.askSide.levels.slice(0, CHECKSUM_LEVELS).map(toText),
-      this.bidSide.levels.slice(0, CHECKSUM_LEVELS).map(toText),
-    );
+    return crc32(checksumInput(this.askSide) + checksumInput(this.bidSide)) >>> 0;
   }
 
   /** Order count and total quantity at the best bid and best ask. */
   queueAtTouch(): { bid: TouchQueue | undefined; ask: TouchQueue | undefined } {
     return { bid: touch(this.bidSide.levels[0]), ask: touch(this.askSide.levels[0]) };
+  }
+
+  /** Top n levels of a side as (price, total quantity text, order count); totals are cached per level. */
+  queueLevels(side: BookSide, n = this.depth): QueueLevelText[] {
+    const levels = (side === 'bid' ? this.bidSide : this.askSide).levels;
+    const m = Math.min(n, levels.length);
+    const out: QueueLevelText[] = new Array(m);
+    for (let i = 0; i < m; i++) {
+      const l = levels[i]!;
+      out[i] = { price: l.price, qty: (l.qtyText ??= trimScaled(l.total)), orders: l.orders.length };
+    }
+    return out;
+  }
+
+  /** decimalKey of the best price of a side (undefined when the side is empty). */
+  bestKey(side: BookSide): string | undefined {
+    return (side === 'bid' ? this.bidSide : this.askSide).levels[0]?.key;
   }
 
   levels(side: BookSide, n = this.depth): readonly L3Level[] {
@@ -185,6 +227,13 @@ export class L3Book {
 
   order(id: string): Readonly<L3Order> | undefined { return this.orders.get(id); }
   get orderCount(): number { return this.orders.size; }
+}
+
+function checksumInput(s: Side): string {
+  let out = '';
+  const n = Math.min(CHECKSUM_LEVELS, s.levels.length);
+  for (let i = 0; i < n; i++) for (const o of s.levels[i]!.orders) out += o.ck;
+  return out;
 }
 
 class Acc {
@@ -200,13 +249,7 @@ function trimScaled(v: bigint): string {
   return normalizeDecimalText(formatScaled(v, SUM_SCALE));
 }
 
-function toText(l: Level): { orders: readonly { limit_price: string; order_qty: string }[] } {
-  return { orders: l.orders };
-}
-
 function touch(l: Level | undefined): TouchQueue | undefined {
   if (!l) return undefined;
-  let sum = 0n;
-  for (const o of l.orders) sum += scaled(o.order_qty);
-  return { price: l.price, orders: l.orders.length, qty: trimScaled(sum) };
+  return { price: l.price, orders: l.orders.length, qty: (l.qtyText ??= trimScaled(l.total)) };
 }

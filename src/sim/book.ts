@@ -28,6 +28,8 @@ export interface SimLevel {
   priceDigits: string;
   orders: SimOrder[];
   total: bigint;
+  /** Checksum digits of price and total (priceDigits + total), cached until the total changes. */
+  ck?: string | undefined;
 }
 
 export interface SimEvent {
@@ -89,6 +91,7 @@ export class SimBook {
     this.all.push(o);
     level.orders.push(o);
     level.total += qty;
+    level.ck = undefined;
     this.record(o, 'add', ts, level.total);
     return o;
   }
@@ -97,6 +100,7 @@ export class SimBook {
   modify(o: SimOrder, qty: bigint, ts: bigint): void {
     const level = this.side(o.side).levels.get(o.price)!;
     level.total += qty - o.qty;
+    level.ck = undefined;
     o.qty = qty;
     o.qtyText = formatScaled(qty, this.qtyPrecision);
     o.ck = level.priceDigits + qty.toString();
@@ -108,6 +112,7 @@ export class SimBook {
     const level = s.levels.get(o.price)!;
     level.orders.splice(level.orders.indexOf(o), 1);
     level.total -= o.qty;
+    level.ck = undefined;
     if (level.orders.length === 0) {
       s.levels.delete(o.price);
       s.prices.splice(s.indexOf(o.price), 1);
@@ -160,7 +165,7 @@ export class SimBook {
     let s = '';
     for (const side of [this.asks, this.bids]) {
       const n = Math.min(10, side.prices.length);
-      for (let i = 0; i < n; i++) { const l = side.levels.get(side.prices[i]!)!; s += l.priceDigits + l.total.toString(); }
+      for (let i = 0; i < n; i++) { const l = side.levels.get(side.prices[i]!)!; s += (l.ck ??= l.priceDigits + l.total.toString()); }
     }
     return crc32(s) >>> 0;
   }
