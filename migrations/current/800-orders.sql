@@ -1,0 +1,11 @@
+--!include orders/order_policy.sql
+--!include orders/evaluation_placements.sql
+--!include orders/evaluation__place_orders.sql
+--!include orders/order__submit_begin.sql
+--!include orders/order__apply_exchange_state.sql
+--!include orders/exchange_fills.sql
+--!include orders/exits__scan.sql
+--!include orders/order__maker_fallback.sql
+--!include orders/orders__to_reconcile.sql
+--!include orders/execution_jobs__ensure.sql
+--!include orders/grants.sql

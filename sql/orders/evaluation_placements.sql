@@ -1,0 +1,30 @@
+-- What execution did with each evaluation that had candidates: the order it placed, or why it placed
+-- nothing. One row per evaluation (the primary key makes evaluation__place_orders idempotent).
+create table if not exists kapitaal.evaluation_placements (
+  evaluation_id bigint primary key,
+  run_id bigint,
+  generation_id bigint,
+  symbol text,
+  strategy text,
+  outcome text not null check (outcome in ('placed', 'no_candidate', 'unknown_pair', 'pair_not_tradable',
+                                           'no_room', 'below_minimum', 'invalid_price')),
+  marker text not null,
+  reason text not null check (btrim(reason) <> ''),
+  order_id bigint references kapitaal.orders (order_id) on delete restrict,
+  client_order_id text,
+  details jsonb not null,
+  decided_at timestamptz not null,
+  created_at timestamptz not null default clock_timestamp(),
+  constraint evaluation_placements_order_iff_placed check ((outcome = 'placed') = (order_id is not null))
+);
+create index if not exists evaluation_placements_decided_idx on kapitaal.evaluation_placements (decided_at);
+comment on table kapitaal.evaluation_placements is
+  'The execution side of an evaluation with candidates (evaluation__place_orders): the entry order it created '
+  '(outcome placed) or why nothing was placed (no_candidate, unknown_pair, pair_not_tradable, no_room, below_minimum, '
+  'invalid_price), with every number used in details (ranking row, sizing, pair limits, conformed terms). No '
+  'foreign key to evaluations (decision layer); join on evaluation_id.';
+comment on column kapitaal.evaluation_placements.marker is
+  'Log marker: ORDER_INTENT_CREATED, CAPITAL_NO_ROOM or ORDER_LIMITS_REJECTED.';
+comment on column kapitaal.evaluation_placements.details is
+  'ranking (the selected evaluation_rankings row), sizing (capital__position_size), limits (run_pairs row) and '
+  'conformed (order__conform_to_limits) as JSON.';

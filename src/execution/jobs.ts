@@ -1,0 +1,18 @@
+// The self-requeueing cadence of the execution tasks (job key = task name: at most one pending).
+import type { Db } from './db.ts';
+
+export const EXECUTION_TASKS = ['order__submit', 'fills__poll', 'order__reconcile', 'exits__scan'] as const;
+export type ExecutionTask = (typeof EXECUTION_TASKS)[number];
+
+/** Queues the next cycle of a cadence task in `seconds`. */
+export async function requeue(db: Db, task: 'order__reconcile' | 'exits__scan', seconds: number): Promise<void> {
+  await db.query(
+    `select graphile_worker.add_job($1, '{}'::json, job_key => $1, run_at => now() + make_interval(secs => $2::double precision), max_attempts => 3)`,
+    [task, seconds],
+  );
+}
+
+/** Starts the cadences unless already pending (execution_jobs__ensure). Call once on start-up. */
+export async function ensureExecutionJobs(db: Db): Promise<void> {
+  await db.query('select * from kapitaal.execution_jobs__ensure()');
+}

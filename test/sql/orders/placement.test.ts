@@ -1,0 +1,110 @@
+// evaluation__place_orders: top-1 -> size -> limits -> intent (+ submit job) in the caller's
+// transaction, deterministic client id, and a recorded reason whenever nothing is placed.
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { testDatabase, type TestDatabase } from '../../support/db.ts';
+import { newRun, place, putEvaluation, putPair, putRanking } from './support.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await testDatabase('decision');
+});
+// Every test starts with no working entries (they reserve capital for their symbol and in total).
+beforeEach(async () => {
+  await db.pool.query(`select kapitaal.order__transition(order_id, 'cancelled', null, null, now(), 'test reset') from kapitaal.orders where status = 'new'`);
+});
+
+describe('evaluation__place_orders', () => {
+  it('places the top-1 as a sized, conformed intent with its submit job, in the same transaction', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'AAA/USD');
+    const e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { entry_price: '99.99' });
+    const c = await db.client();
+    await c.query('begin');
+    const p = await place(c, e, run);
+    expect(p).toMatchObject({ outcome: 'placed', marker: 'ORDER_INTENT_CREATED' });
+    // Not visible outside the evaluation's transaction until it commits: intent and job together.
+    expect((await db.pool.query(`select count(*)::int n from kapitaal.orders where evaluation_id = $1`, [e])).rows[0].n).toBe(0);
+    await c.query('commit');
+    const { rows: [o] } = await db.pool.query(`select * from kapitaal.orders where order_id = $1`, [p.order_id]);
+    // fixed equity 220 x 25 % = 55 quote at 99.99, rounded down to the lot
+    expect(o).toMatchObject({
+      status: 'new', side: 'buy', order_type: 'limit', post_only: true, price: '99.99', qty: '0.550055',
+      strategy: 'liquidity', purpose: 'entry', evaluation_id: String(e), generation_id: '4242', regime: 'RANGE',
+    });
+    expect(o.client_order_id).toBe((await db.pool.query(`select kapitaal.order__client_id('entry', $1, '0') id`, [e])).rows[0].id);
+    expect(o.reason).toMatch(/^liquidity limit entry on AAA\/USD \(RANGE\): selected: .* size 55(\.0+)? quote \(ok_position_cap\)/);
+    const jobs = await db.pool.query(`select key from graphile_worker.jobs where task_identifier = 'order__submit' and key = $1`, [`order__submit:${o.order_id}`]);
+    expect(jobs.rows).toEqual([{ key: `order__submit:${o.order_id}` }]);
+    const payload = await db.pool.query(`select payload from graphile_worker._private_jobs where key = $1`, [`order__submit:${o.order_id}`]);
+    expect(payload.rows[0].payload).toEqual({ order_id: Number(o.order_id) });
+    expect(p.details.sizing.reason).toBe('ok_position_cap');
+    expect(p.details.conformed.ok).toBe(true);
+  });
+
+  it('is idempotent: the same evaluation never creates a second order (nor a second decision)', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'AAA/USD');
+    const e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run);
+    const a = await place(db.pool, e, run);
+    const b = await place(db.pool, e, run);
+    const viaHook = (await db.pool.query(`select (kapitaal.evaluation__place_orders($1::bigint)).*`, [e])).rows[0];
+    expect(b).toEqual(a);
+    expect(viaHook.order_id).toBe(a.order_id);
+    expect((await db.pool.query(`select count(*)::int n from kapitaal.orders where evaluation_id = $1`, [e])).rows[0].n).toBe(1);
+  });
+
+  it('records why nothing was placed: unknown pair, pair not tradable, below minimum, no candidate, no room', async () => {
+    const run = newRun();
+    // unknown pair
+    let e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { symbol: 'ZZZ/USD' });
+    let p = await place(db.pool, e, run);
+    expect(p).toMatchObject({ outcome: 'unknown_pair', marker: 'ORDER_LIMITS_REJECTED', order_id: null });
+    expect(p.reason).toMatch(/^UNKNOWN_PAIR: ZZZ\/USD has no run_pairs row for run \d+/);
+
+    // pair in cancel_only
+    await putPair(db.pool, run, 'CCC/USD', { status: 'cancel_only' });
+    e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { symbol: 'CCC/USD' });
+    p = await place(db.pool, e, run);
+    expect(p).toMatchObject({ outcome: 'pair_not_tradable' });
+    expect(p.reason).toMatch(/cancel_only/);
+
+    // below the pair's minimum cost
+    await putPair(db.pool, run, 'BIG/USD', { costMin: '100' });
+    e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { symbol: 'BIG/USD' });
+    p = await place(db.pool, e, run);
+    expect(p).toMatchObject({ outcome: 'below_minimum', marker: 'ORDER_LIMITS_REJECTED' });
+    expect(p.reason).toMatch(/^LIMITS_BELOW_MIN_COST: /);
+
+    // no selected proposal
+    e = await putEvaluation(db.pool, run);
+    p = await place(db.pool, e, run);
+    expect(p).toMatchObject({ outcome: 'no_candidate' });
+
+    // no room: the symbol already holds its cap in working entries
+    await putPair(db.pool, run, 'AAA/USD');
+    const e1 = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e1, run, { entry_price: '100.00' }); // 55 quote exactly: nothing left
+    expect((await place(db.pool, e1, run)).outcome).toBe('placed');
+    e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { entry_price: '100.00' });
+    p = await place(db.pool, e, run);
+    expect(p).toMatchObject({ outcome: 'no_room', marker: 'CAPITAL_NO_ROOM', order_id: null });
+    expect(p.reason).toMatch(/^NO_ROOM: position_cap_reached/);
+    expect((await db.pool.query(`select count(*)::int n from kapitaal.orders where evaluation_id = $1`, [e])).rows[0].n).toBe(0);
+  });
+
+  it('market entries carry the reference price and no limit price', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'MOM/USD');
+    const e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { symbol: 'MOM/USD', strategy: 'momentum', entry_price: '100.01' });
+    const p = await place(db.pool, e, run);
+    const { rows: [o] } = await db.pool.query(`select order_type, price, reference_price, post_only from kapitaal.orders where order_id = $1`, [p.order_id]);
+    expect(o).toEqual({ order_type: 'market', price: null, reference_price: '100.01', post_only: false });
+  });
+});
