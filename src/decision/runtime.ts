@@ -11,6 +11,8 @@ import type pg from 'pg';
 import type { Config } from '../config/config.ts';
 import { createPool } from '../db/pool.ts';
 import { resolveTopology } from '../db/topology.ts';
+import { logPlacement } from '../execution/placement.ts';
+import { initExecution } from '../execution/runtime.ts';
 import { mark } from '../log/logger.ts';
 import { type EngineWorkers, startEngineWorkers } from '../worker/engine-workers.ts';
 import { TASKS_DIR } from '../worker/task-list.ts';
@@ -160,8 +162,14 @@ export async function startExecutionRuntime(opts: {
       binding.epoch = e.epoch;
     }
   };
+  // The exchange and cadences of the order tasks (paper by default), set before any worker starts.
+  const execution = await initExecution({ cfg: opts.cfg, decisionPool: pool, ingestUrl: topo.ingestUrl, log });
+  const onEvaluationLogged = (e: EvaluationRow) => {
+    onEvaluation(e);
+    if (e.outcome === 'candidates') void logPlacement(pool, e.evaluation_id, log).catch(() => {});
+  };
   const ctx = decisionContext();
-  setDecisionContext({ ...ctx, log, evaluationCadenceSeconds: dcfg.EVALUATION_CADENCE_SECONDS, onEvaluation });
+  setDecisionContext({ ...ctx, log, evaluationCadenceSeconds: dcfg.EVALUATION_CADENCE_SECONDS, onEvaluation: onEvaluationLogged });
 
   mark(log, 'EXECUTION_ENGINE_START', {
     execution_only: opts.cfg.EXECUTION_ONLY,
@@ -192,6 +200,7 @@ export async function startExecutionRuntime(opts: {
     async stop() {
       wd.stop();
       await workers.stop();
+      await execution.stop();
       await pool.end();
     },
   };

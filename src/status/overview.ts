@@ -89,6 +89,15 @@ export async function readDecisionOverview(pool: pg.Pool, runId: string | null):
            (select count(*)::int from kapitaal.orders) as orders,
            (select count(*)::int from kapitaal.fills) as fills`);
   const m = money.rows[0];
+  if (m.equity === null) {
+    // No capital snapshot yet (fixed mode takes none): starting equity plus realised and unrealised P&L.
+    const eq = await pool.query(
+      `select (coalesce((select fixed_equity from kapitaal.capital_policy where account = 'default'), 220)
+               + $1::numeric + coalesce($2::numeric, 0))::text as equity`,
+      [m.realised, m.unrealised],
+    );
+    m.equity = eq.rows[0].equity;
+  }
   return {
     generationId: gen.rows[0]?.generation_id ?? null,
     generationAt: gen.rows[0]?.refreshed_at ?? null,
