@@ -30,6 +30,10 @@ export async function testDatabase(role: Role = 'ingest'): Promise<TestDatabase>
   await admin.end();
   const url = withDb(adminUrl, name);
   const pool = new pg.Pool({ connectionString: url, max: 8 });
+  // Tests kill backends and drop databases on purpose: an idle connection's error is
+  // expected then, and a query on a broken connection still fails where it is awaited.
+  pool.on('error', () => {});
+  pool.on('connect', (c) => c.on('error', () => {}));
   const clients: pg.Client[] = [];
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
@@ -55,6 +59,7 @@ export async function testDatabase(role: Role = 'ingest'): Promise<TestDatabase>
     },
     async client() {
       const c = new pg.Client({ connectionString: url });
+      c.on('error', () => {});
       await c.connect();
       clients.push(c);
       return c;

@@ -1,43 +1,19 @@
 // The execution SQL is idempotent: applying it again (as graphile-migrate watch does) changes nothing and keeps
 // what operators changed in the policy tables.
-import fs from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR } from '../../../src/db/migrate.ts';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
+import { areaSql, includedSqlFiles, sqlFilesOnDisk } from '../../support/sql-files.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await testDatabase('decision');
 });
 
-function executionSql(): string {
-  const dir = path.join(MIGRATIONS_DIR, 'current');
-  return fs
-    .readdirSync(dir)
-    .filter((f) => /^5\d\d-.*\.sql$/.test(f))
-    .sort()
-    .map((f) =>
-      fs
-        .readFileSync(path.join(dir, f), 'utf8')
-        .split('\n')
-        .map((line) => {
-          const m = /^--!include (.+)$/.exec(line.trim());
-          return m ? fs.readFileSync(path.join(MIGRATIONS_DIR, 'fixtures', m[1]!), 'utf8') : line;
-        })
-        .join('\n'),
-    )
-    .join('\n');
-}
+const executionSql = () => areaSql('execution');
 
 describe('execution migration', () => {
-  it('only includes files under sql/execution', () => {
-    const dir = path.join(MIGRATIONS_DIR, 'current');
-    for (const f of fs.readdirSync(dir).filter((x) => /^5\d\d-/.test(x))) {
-      for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => l.trim() !== '')) {
-        expect(line).toMatch(/^--!include execution\/[a-z_]+\.sql$/);
-      }
-    }
+  it('is committed whole: every file under sql/execution is included by a migration', () => {
+    expect(includedSqlFiles('execution').sort()).toEqual(sqlFilesOnDisk('execution'));
   });
 
   it('can be applied twice and keeps operator changes to policies', async () => {

@@ -1,10 +1,8 @@
 // The strategy SQL is idempotent: applying it again (as graphile-migrate watch does) keeps what
 // operators changed in the policy tables and the grants; every object is commented.
-import fs from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR } from '../../../src/db/migrate.ts';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
+import { areaSql, includedSqlFiles, sqlFilesOnDisk } from '../../support/sql-files.ts';
 import { NOW, newRun, putState, trendUp } from './support.ts';
 
 let db: TestDatabase;
@@ -12,31 +10,11 @@ beforeAll(async () => {
   db = await testDatabase('decision');
 });
 
-const strategyFiles = () => fs.readdirSync(path.join(MIGRATIONS_DIR, 'current')).filter((f) => /^7\d\d-.*\.sql$/.test(f)).sort();
-
-function strategySql(): string {
-  return strategyFiles()
-    .map((f) =>
-      fs
-        .readFileSync(path.join(MIGRATIONS_DIR, 'current', f), 'utf8')
-        .split('\n')
-        .map((line) => {
-          const m = /^--!include (.+)$/.exec(line.trim());
-          return m ? fs.readFileSync(path.join(MIGRATIONS_DIR, 'fixtures', m[1]!), 'utf8') : line;
-        })
-        .join('\n'),
-    )
-    .join('\n');
-}
+const strategySql = () => areaSql('strategy');
 
 describe('strategy migration', () => {
-  it('only includes files under sql/strategy', () => {
-    expect(strategyFiles().length).toBeGreaterThan(0);
-    for (const f of strategyFiles()) {
-      for (const line of fs.readFileSync(path.join(MIGRATIONS_DIR, 'current', f), 'utf8').split('\n').filter((l) => l.trim() !== '')) {
-        expect(line).toMatch(/^--!include strategy\/[a-z_]+\.sql$/);
-      }
-    }
+  it('is committed whole: every file under sql/strategy is included by a migration', () => {
+    expect(includedSqlFiles('strategy').sort()).toEqual(sqlFilesOnDisk('strategy'));
   });
 
   it('can be applied twice, keeps operator changes and grants', async () => {

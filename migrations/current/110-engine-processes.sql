@@ -1,5 +1,0 @@
---!include worker/engine_processes.sql
---!include worker/engine_process__register.sql
---!include worker/engine_processes__reap.sql
---!include worker/job_queue_status.sql
---!include worker/grants.sql

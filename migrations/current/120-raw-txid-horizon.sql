@@ -1,1 +1,0 @@
---!include ingest/raw_txid_horizon.sql

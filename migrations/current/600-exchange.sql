@@ -1,3 +1,0 @@
---!include exchange/kraken_nonces.sql
---!include exchange/kraken_nonce__next.sql
---!include exchange/grants.sql

@@ -1,8 +1,0 @@
---!include strategy/strategy_policy.sql
---!include strategy/strategy_regime_eligibility.sql
---!include strategy/strategy__proposals.sql
---!include strategy/strategy__rank.sql
---!include strategy/strategy__select_top.sql
---!include strategy/evaluation_rankings.sql
---!include strategy/evaluation_rankings__record.sql
---!include strategy/grants.sql

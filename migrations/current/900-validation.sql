@@ -1,3 +1,0 @@
---!include validation/validation__ingest_proofs.sql
---!include validation/validation__decision_proofs.sql
---!include validation/grants.sql
