@@ -44,6 +44,8 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
     INGEST_QUOTES: '*',
     INGEST_UNIVERSE_WARMUP_MS: '2000',
     TRADING_MODE: 'paper',
+    // The children log to files, and `kapitaal validate` reads their info-level markers.
+    LOG_LEVEL: ['debug', 'trace'].includes(cfg.LOG_LEVEL) ? cfg.LOG_LEVEL : 'info',
   };
   const children: Child[] = [
     startChild('ingest', ['ingest'], env, logDir),

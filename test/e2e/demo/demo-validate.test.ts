@@ -1,0 +1,68 @@
+// `npm start` as a user runs it: the demo brings up clusters, simulator, ingest and
+// attached execution; `kapitaal validate` then proves bootstrap, attach and
+// evaluation from the live system; Ctrl-C stops everything cleanly.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KAPITAAL_BIN, cleanEnv, runCli } from '../../support/cli.ts';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapitaal-demo-'));
+fs.chmodSync(stateDir, 0o755);
+let env: NodeJS.ProcessEnv;
+
+afterAll(async () => {
+  if (env) await runCli(['db', 'down'], env);
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('kapitaal demo + kapitaal validate', () => {
+  it('proves bootstrap, attach and evaluation on the running demo, then stops cleanly on SIGINT', { timeout: 240_000 }, async () => {
+    env = cleanEnv({
+      KAPITAAL_STATE_DIR: stateDir,
+      INGEST_PG_PORT: String(await freePort()),
+      DECISION_PG_PORT: String(await freePort()),
+    });
+    const demo = spawn(process.execPath, [KAPITAAL_BIN, 'demo', '--pairs', '4', '--status-every', '2000'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    demo.stdout.on('data', (d) => (out += d));
+    demo.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => demo.on('exit', (code) => r(code)));
+
+    let last = { code: null as number | null, stdout: '', stderr: '' };
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline && demo.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 3000));
+      if (!out.includes('ingest and execution processes started')) continue;
+      last = await runCli(['validate'], env);
+      if (last.code === 0) break;
+    }
+    expect(last.code, `${last.stdout}\n${last.stderr}\n--- demo:\n${out}`).toBe(0);
+    expect(last.stdout).toMatch(/^PASS {2}bootstrap\.run/m);
+    expect(last.stdout).toMatch(/^PASS {2}attach +bound to run/m);
+    expect(last.stdout).toMatch(/^PASS {2}evaluation/m);
+    expect(out).toMatch(/run \d+ epoch \d+/);
+
+    demo.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/execute exited with 0/);
+    expect(out).toMatch(/ingest exited with 0/);
+    // The run was ended cleanly, not abandoned.
+    const after = await runCli(['validate', '--json'], env);
+    const rows = JSON.parse(after.stdout).rows as { proof: string; ok: boolean; detail: string }[];
+    expect(rows.find((r) => r.proof === 'bootstrap.run')).toMatchObject({ ok: false, detail: 'no running ingest run' });
+  });
+});
