@@ -1,15 +1,20 @@
 // `kapitaal sim`: runs the local Kraken WebSocket v2 simulator until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { parseFaultSpec, startSimulator, type FaultConfig, type PairStatus, type SimRate } from '../../sim/index.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../../config/config.ts';
+import { generateSimCredentials, startPrivateRestServer, type PrivateRestServer } from '../../sim/private/index.ts';
 import { UserError } from '../user-error.ts';
 
-interface SimCliOptions { port: string; seed: string; pairs: string; rate: string; fault: string[]; clock: string; idleTimeout: string }
+interface SimCliOptions { port: string; restPort: string; seed: string; pairs: string; rate: string; fault: string[]; clock: string; idleTimeout: string }
 
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
     .description('run a local Kraken public WebSocket v2 simulator on 127.0.0.1 (deterministic from a seed, with fault injection)')
     .option('--port <port>', 'TCP port on 127.0.0.1 (0 = any free port)', '8790')
+    .option('--rest-port <port>', 'also serve the private REST API (signature and nonce checked) on this port; off = no', '8791')
     .option('--seed <seed>', 'seed of the synthetic market', '1')
     .option('--pairs <n>', 'number of pairs (the first 10 are BTC/USD, ETH/USD, …; more are synthetic SIMnnn/USD)', '10')
     .option('--rate <rate>', 'market steps per second: realistic, max, or a number', 'realistic')
@@ -41,6 +46,17 @@ export function registerSimCommand(program: Command): void {
         throw new UserError(`sim: ${(err as Error).message}`);
       }
       process.stdout.write(`kapitaal sim listening on ${sim.url} (seed ${o.seed}, ${pairs} pairs, rate ${String(rate)})\n`);
+      let rest: PrivateRestServer | undefined;
+      if (o.restPort !== 'off') {
+        const account = generateSimCredentials();
+        rest = await startPrivateRestServer({ port: intOption('--rest-port', o.restPort, 0), accounts: [{ ...account, balances: { USD: '10000' } }] });
+        // Throwaway credentials of this simulator account: kept in a 0600 file, not printed.
+        const cfg = loadConfig();
+        fs.mkdirSync(cfg.stateDir, { recursive: true });
+        const file = path.join(cfg.stateDir, 'sim-credentials.env');
+        fs.writeFileSync(file, `KRAKEN_REST_URL=${rest.url}\nKRAKEN_API_KEY=${account.apiKey}\nKRAKEN_API_SECRET=${account.apiSecret}\n`, { mode: 0o600 });
+        process.stdout.write(`private REST on ${rest.url}; credentials for KAPITAAL_EXCHANGE=simulator in ${file}\n`);
+      }
       await new Promise<void>((resolve) => {
         const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);
@@ -48,6 +64,7 @@ export function registerSimCommand(program: Command): void {
       });
       const counts = sim.sentCounts();
       await sim.close();
+      await rest?.close();
       process.stdout.write(`kapitaal sim stopped after ${sim.market.steps} steps, ${counts.messages} messages sent\n`);
     });
 }
