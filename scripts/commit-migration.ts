@@ -4,7 +4,6 @@
 // writes the compiled SQL back into migrations/current/: restore it with
 // `git checkout migrations/current`. Usage: npm run db:commit -- "message"
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { commit } from 'graphile-migrate';
@@ -12,6 +11,7 @@ import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 import { Logger, runMigrations } from 'graphile-worker';
 import pg from 'pg';
 import { clusterDown, clusterUp, clusterUrl, localPassword, type ClusterSpec } from '../src/db/cluster.ts';
+import { freePort } from '../src/db/free-port.ts';
 import { MIGRATIONS_DIR, ROOT_DIR, migrateSettings } from '../src/db/migrate.ts';
 
 const message = process.argv[2];
@@ -20,12 +20,7 @@ if (!message) {
   process.exit(2);
 }
 
-const port = await new Promise<number>((resolve) => {
-  const srv = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (srv.address() as net.AddressInfo).port;
-    srv.close(() => resolve(p));
-  });
-});
+const port = await freePort();
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapitaal-commit-'));
 fs.chmodSync(stateDir, 0o755);
 const spec: ClusterSpec = { role: 'ingest', dir: path.join(stateDir, 'pg'), port, logicalWal: true, unsafeFast: true };

@@ -1,10 +1,10 @@
 // Throwaway embedded clusters for a benchmark run (durable settings, like production).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type ClusterSpec, clusterDown, clusterUp, clusterUrl, localPassword } from '../../src/db/cluster.ts';
 import { migrateDatabase } from '../../src/db/migrate.ts';
+import { freePort } from '../../src/db/free-port.ts';
 
 export interface BenchClusters {
   ingestUrl: string;
@@ -12,13 +12,6 @@ export interface BenchClusters {
   stop(): Promise<void>;
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
 
 export async function startBenchClusters(): Promise<BenchClusters> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapitaal-bench-'));

@@ -2,13 +2,13 @@
 // migrates a template database on each, and hands their URLs to the test files,
 // which clone their own databases from the templates (see test/support/db.ts).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { type ClusterSpec, clusterDown, clusterUp, clusterUrl, localPassword } from '../../src/db/cluster.ts';
 import { migrateDatabase } from '../../src/db/migrate.ts';
+import { freePort } from '../../src/db/free-port.ts';
 
 export const TEMPLATE_DB = 'kapitaal_template';
 
@@ -21,16 +21,6 @@ declare module 'vitest' {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function buildTemplate(adminUrl: string, stateDir: string) {
   const admin = new pg.Client({ connectionString: adminUrl });

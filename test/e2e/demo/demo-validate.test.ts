@@ -3,19 +3,12 @@
 // evaluation from the live system; Ctrl-C stops everything cleanly.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KAPITAAL_BIN, cleanEnv, runCli } from '../../support/cli.ts';
+import { freePort } from '../../../src/db/free-port.ts';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapitaal-demo-'));
 fs.chmodSync(stateDir, 0o755);
