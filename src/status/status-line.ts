@@ -1,5 +1,9 @@
 // One line of live status from two overviews taken some seconds apart.
+import Decimal from 'decimal.js';
 import type { Overview } from './overview.ts';
+
+/** Money for the eye: two decimals (the database keeps every digit). */
+const money = (v: string | null) => (v === null ? '-' : new Decimal(v).toFixed(2));
 
 const rate = (now: number, before: number | undefined, seconds: number) =>
   before === undefined || seconds <= 0 ? '-' : String(Math.max(0, Math.round((now - before) / seconds)));
@@ -27,7 +31,8 @@ export function statusLine(now: Overview, before: Overview | null, seconds: numb
     const o = Object.entries(dec.outcomes).map(([k, v]) => `${k} ${v}`).join(' ');
     parts.push(`eval/60s ${o || '-'}`);
     parts.push(
-      `equity ${dec.equity ?? '-'} open ${dec.openPositions} pnl ${dec.realisedPnl}${dec.unrealisedPnl ? `/${dec.unrealisedPnl}u` : ''}` +
+      `equity ${money(dec.equity)} open ${dec.openPositions} pnl ${money(dec.realisedPnl)} realised` +
+        `${dec.unrealisedPnl ? ` ${money(dec.unrealisedPnl)} unrealised` : ''}` +
         ` orders ${dec.orders} fills ${dec.fills}`,
     );
   }
