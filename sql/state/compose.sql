@@ -24,8 +24,7 @@ as $$
            lag(b.p_close) over win as prev_close,
            lag(b.bucket_start) over win as prev_start,
            count(b.p_close) over win as n_upto,
-           count(b.p_close) filter (where b.in_1m) over win as n1_upto,
-           count(b.p_close) over (partition by b.symbol) as n_all
+           count(b.p_close) filter (where b.in_1m) over win as n1_upto
       from b
     window win as (partition by b.symbol order by b.bucket_start)
   ), r as (
@@ -43,7 +42,9 @@ as $$
            count(r.p_close)::integer as n5,
            max(r.p_open) filter (where r.p_close is not null and r.n_upto = 1) as open5,
            max(r.p_open) filter (where r.p_close is not null and r.in_1m and r.n1_upto = 1) as open1,
-           max(r.p_close) filter (where r.p_close is not null and r.n_upto = r.n_all) as close_last,
+           -- close of the last priced bucket: bucket_start is unique per symbol, so the array
+           -- comparison is decided by the epoch (no second window pass over the partition)
+           (max(array[extract(epoch from r.bucket_start), r.p_close]) filter (where r.p_close is not null))[2] as close_last,
            bool_or(r.p_close is not null and r.in_1m) as priced_1m,
            sum(r.r5 * r.r5) as ss5,
            sum(abs(r.r5)) as sa5,

@@ -3,7 +3,7 @@ returns text
 language sql
 stable
 as $$
-  select md5(coalesce(string_agg((to_jsonb(s) - 'generation_id' - 'refreshed_at')::text, E'\n' order by s.symbol), ''))
+  select md5(coalesce(string_agg((to_jsonb(s) - '{generation_id,refreshed_at}'::text[])::text, E'\n' order by s.symbol), ''))
     from kapitaal.run_symbol_state s
    where s.run_id = p_run_id
 $$;

@@ -94,7 +94,11 @@ begin
          c.trade_id_gaps_5m,
          st.regime, st.since, ind.regime, ind.reason, st.candidate, st.streak
     from kapitaal.state__compose(p_run_id, v_now) c
-    left join kapitaal.run_symbol_state p on p.run_id = p_run_id and p.symbol = c.symbol
+    -- previous regime columns; as a plain join on the whole row the tiny row estimate of
+    -- state__compose gave a nested loop re-reading all of the run's rows per symbol
+    left join lateral (select p.regime, p.regime_since, p.regime_candidate, p.regime_streak
+                         from kapitaal.run_symbol_state p
+                        where p.run_id = p_run_id and p.symbol = c.symbol) p on true
     cross join lateral kapitaal.regime__indicate(c, p.regime, v_policy, v_now) ind
     cross join lateral kapitaal.regime__step(p.regime, p.regime_since, p.regime_candidate, p.regime_streak,
                                              ind.regime, v_policy, v_now) st

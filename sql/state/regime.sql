@@ -20,81 +20,82 @@ declare
 begin
   -- CHAOS: missing, stale or corrupt data first; a confident regime needs trustworthy data.
   if p_state.mid is null then
-    return query select 'CHAOS', 'NO_BOOK: no L2 book or ticker quote';
-    return;
+    regime := 'CHAOS'; reason := 'NO_BOOK: no L2 book or ticker quote';
+    return next; return;
   end if;
   if p_state.last_l2_at is null or p_state.book_source is distinct from 'l2' then
-    return query select 'CHAOS', 'NO_L2_BOOK: depth and spread unknown without a two-sided L2 book';
-    return;
+    regime := 'CHAOS'; reason := 'NO_L2_BOOK: depth and spread unknown without a two-sided L2 book';
+    return next; return;
   end if;
   if p_state.book_valid is not true then
-    return query select 'CHAOS', 'BOOK_INVALID: newest L2 sample failed its checksum';
-    return;
+    regime := 'CHAOS'; reason := 'BOOK_INVALID: newest L2 sample failed its checksum';
+    return next; return;
   end if;
   if v_age > p_policy.chaos_max_data_age then
-    return query select 'CHAOS', format('DATA_STALE: newest L2/ticker data %s old > %s', v_age, p_policy.chaos_max_data_age);
-    return;
+    regime := 'CHAOS'; reason := format('DATA_STALE: newest L2/ticker data %s old > %s', v_age, p_policy.chaos_max_data_age);
+    return next; return;
   end if;
   if p_state.l2_checksum_failures_1m + p_state.l3_checksum_failures_1m >= p_policy.chaos_checksum_failures_1m then
-    return query select 'CHAOS', format('CHECKSUM_FAILURES: %s L2 + %s L3 checksum failures in 1 m >= %s',
+    regime := 'CHAOS'; reason := format('CHECKSUM_FAILURES: %s L2 + %s L3 checksum failures in 1 m >= %s',
       p_state.l2_checksum_failures_1m, p_state.l3_checksum_failures_1m, p_policy.chaos_checksum_failures_1m);
-    return;
+    return next; return;
   end if;
   if p_state.trade_id_gaps_5m >= p_policy.chaos_trade_id_gaps_5m then
-    return query select 'CHAOS', format('TRADE_GAPS: %s trade ids missing in 5 m >= %s',
+    regime := 'CHAOS'; reason := format('TRADE_GAPS: %s trade ids missing in 5 m >= %s',
       p_state.trade_id_gaps_5m, p_policy.chaos_trade_id_gaps_5m);
-    return;
+    return next; return;
   end if;
   if p_state.price_buckets_5m < p_policy.min_price_buckets_5m then
-    return query select 'CHAOS', format('INSUFFICIENT_HISTORY: %s price buckets in 5 m < %s',
+    regime := 'CHAOS'; reason := format('INSUFFICIENT_HISTORY: %s price buckets in 5 m < %s',
       p_state.price_buckets_5m, p_policy.min_price_buckets_5m);
-    return;
+    return next; return;
   end if;
   v_f := case when p_current = 'CHAOS' then v_keep else 1 end;
   if p_state.vol_1m_bps >= p_policy.chaos_vol_1m_bps * v_f then
-    return query select 'CHAOS', format('EXTREME_VOLATILITY: vol_1m %s bps >= %s', p_state.vol_1m_bps,
+    regime := 'CHAOS'; reason := format('EXTREME_VOLATILITY: vol_1m %s bps >= %s', p_state.vol_1m_bps,
       round(p_policy.chaos_vol_1m_bps * v_f, 4));
-    return;
+    return next; return;
   end if;
 
   -- LOW_LIQUIDITY
   v_f := case when p_current = 'LOW_LIQUIDITY' then v_keep else 1 end;
   if p_state.spread_bps >= p_policy.low_liq_max_spread_bps * v_f then
-    return query select 'LOW_LIQUIDITY', format('WIDE_SPREAD: spread %s bps >= %s', p_state.spread_bps,
+    regime := 'LOW_LIQUIDITY'; reason := format('WIDE_SPREAD: spread %s bps >= %s', p_state.spread_bps,
       round(p_policy.low_liq_max_spread_bps * v_f, 4));
-    return;
+    return next; return;
   end if;
   if coalesce(v_min_depth, 0) < p_policy.low_liq_min_depth_50bps_quote / v_f then
-    return query select 'LOW_LIQUIDITY', format('THIN_BOOK: thinner side %s quote within 50 bps < %s',
+    regime := 'LOW_LIQUIDITY'; reason := format('THIN_BOOK: thinner side %s quote within 50 bps < %s',
       coalesce(v_min_depth, 0), round(p_policy.low_liq_min_depth_50bps_quote / v_f, 4));
-    return;
+    return next; return;
   end if;
   if p_state.trades_5m < p_policy.low_liq_min_trades_5m / v_f then
-    return query select 'LOW_LIQUIDITY', format('FEW_TRADES: %s trades in 5 m < %s', p_state.trades_5m,
+    regime := 'LOW_LIQUIDITY'; reason := format('FEW_TRADES: %s trades in 5 m < %s', p_state.trades_5m,
       round(p_policy.low_liq_min_trades_5m / v_f, 4));
-    return;
+    return next; return;
   end if;
 
   -- HIGH_VOLATILITY
   v_f := case when p_current = 'HIGH_VOLATILITY' then v_keep else 1 end;
   if p_state.vol_5m_bps >= p_policy.high_vol_vol_5m_bps * v_f then
-    return query select 'HIGH_VOLATILITY', format('vol_5m %s bps >= %s', p_state.vol_5m_bps,
+    regime := 'HIGH_VOLATILITY'; reason := format('vol_5m %s bps >= %s', p_state.vol_5m_bps,
       round(p_policy.high_vol_vol_5m_bps * v_f, 4));
-    return;
+    return next; return;
   end if;
 
   -- TREND
   v_f := case when p_current = 'TREND' then v_keep else 1 end;
   if abs(p_state.trend_strength_5m) >= p_policy.trend_min_strength * v_f
      and abs(p_state.ret_5m_bps) >= p_policy.trend_min_abs_ret_5m_bps * v_f then
-    return query select 'TREND', format('trend_strength_5m %s (|.| >= %s), ret_5m %s bps (|.| >= %s)',
+    regime := 'TREND'; reason := format('trend_strength_5m %s (|.| >= %s), ret_5m %s bps (|.| >= %s)',
       p_state.trend_strength_5m, round(p_policy.trend_min_strength * v_f, 4),
       p_state.ret_5m_bps, round(p_policy.trend_min_abs_ret_5m_bps * v_f, 4));
-    return;
+    return next; return;
   end if;
 
-  return query select 'RANGE', format('vol_5m %s bps, trend_strength_5m %s, ret_5m %s bps, spread %s bps',
+  regime := 'RANGE'; reason := format('vol_5m %s bps, trend_strength_5m %s, ret_5m %s bps, spread %s bps',
     p_state.vol_5m_bps, p_state.trend_strength_5m, p_state.ret_5m_bps, p_state.spread_bps);
+  return next;
 end
 $$;
 comment on function kapitaal.regime__indicate(kapitaal.run_symbol_state, text, kapitaal.regime_policy, timestamptz) is
