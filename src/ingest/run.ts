@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { Collector, type CollectorStats } from '../collector/collector.ts';
 import type { UniversePair } from '../collector/universe.ts';
@@ -14,6 +13,7 @@ import { mark } from '../log/logger.ts';
 import type { IngestConfig } from './config.ts';
 import { runConfig } from './config.ts';
 import { CopyWriter, type WriterStats } from './copy-writer.ts';
+import { createPool } from '../db/pool.ts';
 
 export interface IngestRunOptions {
   databaseUrl: string;
@@ -85,8 +85,7 @@ export async function runIngest(opts: IngestRunOptions): Promise<IngestRunResult
   const { config: c, log } = opts;
   const ownSignal = opts.signal ? null : stopSignal();
   const signal = opts.signal ?? ownSignal!.signal;
-  const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 3, application_name: 'kapitaal-ingest' });
-  pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
+  const pool = createPool(opts.databaseUrl, { max: 3, applicationName: 'kapitaal-ingest', log });
   const cfgJson = runConfig(c, opts.wsUrl);
   let run: RunRow | undefined;
   let collector: Collector | null = null;
