@@ -30,10 +30,21 @@ comment on function kapitaal.state__buckets_between(bigint, xid8, xid8, xid8, xi
   'state_buckets rows (one per symbol and 10-second bucket) aggregated from the raw rows of a run with txid in '
   '[p_lo_<table>, p_hi) and received_at >= p_from.';
 
+-- Flat columns (not the state_symbol_latest row type, which also holds the window cache).
+drop function if exists kapitaal.state__latest_between(bigint, xid8, xid8, xid8, xid8, xid8);
 create or replace function kapitaal.state__latest_between(
   p_run_id bigint, p_lo_ticker xid8, p_lo_trade xid8, p_lo_l2 xid8, p_lo_l3 xid8, p_hi xid8
 )
-returns table (latest kapitaal.state_symbol_latest, ticker_n integer, trade_n integer, l2_n integer, l3_n integer)
+returns table (
+  symbol text, ticker_key numeric[], ticker_at timestamptz, ticker_bid numeric, ticker_ask numeric,
+  trade_key numeric[], trade_at timestamptz, trade_price numeric,
+  l2_key numeric[], l2_at timestamptz, l2_checksum_ok boolean, l2_best_bid numeric, l2_best_ask numeric,
+  l2_bid_qty numeric, l2_ask_qty numeric, l2_bid_depth_10bps numeric, l2_ask_depth_10bps numeric,
+  l2_bid_depth_50bps numeric, l2_ask_depth_50bps numeric,
+  l3_key numeric[], l3_at timestamptz, l3_checksum_ok boolean, l3_bid_qty numeric, l3_bid_orders integer,
+  l3_ask_qty numeric, l3_ask_orders integer,
+  ticker_n integer, trade_n integer, l2_n integer, l3_n integer
+)
 language sql
 stable
 as $$
@@ -42,12 +53,12 @@ as $$
        b2 as (select * from kapitaal.state__l2_latest(p_run_id, p_lo_l2, p_hi)),
        b3 as (select * from kapitaal.state__l3_latest(p_run_id, p_lo_l3, p_hi)),
        k as (select symbol from t union select symbol from d union select symbol from b2 union select symbol from b3)
-  select row(p_run_id, k.symbol,
-             t.key, t.at, t.bid, t.ask,
-             d.key, d.at, d.price,
-             b2.key, b2.at, b2.checksum_ok, b2.best_bid, b2.best_ask, b2.bid_qty, b2.ask_qty,
-             b2.bid_depth_10bps, b2.ask_depth_10bps, b2.bid_depth_50bps, b2.ask_depth_50bps,
-             b3.key, b3.at, b3.checksum_ok, b3.bid_qty, b3.bid_orders, b3.ask_qty, b3.ask_orders)::kapitaal.state_symbol_latest,
+  select k.symbol,
+         t.key, t.at, t.bid, t.ask,
+         d.key, d.at, d.price,
+         b2.key, b2.at, b2.checksum_ok, b2.best_bid, b2.best_ask, b2.bid_qty, b2.ask_qty,
+         b2.bid_depth_10bps, b2.ask_depth_10bps, b2.bid_depth_50bps, b2.ask_depth_50bps,
+         b3.key, b3.at, b3.checksum_ok, b3.bid_qty, b3.bid_orders, b3.ask_qty, b3.ask_orders,
          coalesce(t.n, 0), coalesce(d.n, 0), coalesce(b2.n, 0), coalesce(b3.n, 0)
     from k
     left join t using (symbol)
@@ -56,5 +67,5 @@ as $$
     left join b3 using (symbol)
 $$;
 comment on function kapitaal.state__latest_between(bigint, xid8, xid8, xid8, xid8, xid8) is
-  'Per symbol: the newest ticker, trade, L2 and L3 row of a run with txid in [p_lo_<table>, p_hi) as a '
-  'state_symbol_latest row, and how many rows of each table there were.';
+  'Per symbol: the newest ticker, trade, L2 and L3 row of a run with txid in [p_lo_<table>, p_hi) in the columns of '
+  'state_symbol_latest, and how many rows of each table there were.';

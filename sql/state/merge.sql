@@ -1,79 +1,212 @@
 -- Folds a txid range of raw rows into the working set in one statement: one upsert per
 -- touched bucket and one per touched symbol, whatever the number of raw tables involved.
+-- The same upsert keeps the window cache (w_* columns of state_symbol_latest) current by
+-- deltas when the windows did not move and the new rows only touched the symbol's newest
+-- bucket(s); otherwise it marks the symbol stale (w_now null) for state__window_cache_refresh.
+drop function if exists kapitaal.state__merge(bigint, xid8, xid8, xid8, xid8, xid8, timestamptz);
 create or replace function kapitaal.state__merge(
-  p_run_id bigint, p_lo_ticker xid8, p_lo_trade xid8, p_lo_l2 xid8, p_lo_l3 xid8, p_hi xid8, p_from timestamptz
+  p_run_id bigint, p_lo_ticker xid8, p_lo_trade xid8, p_lo_l2 xid8, p_lo_l3 xid8, p_hi xid8, p_now timestamptz
 )
-returns table (ticker_rows integer, trade_rows integer, l2_rows integer, l3_rows integer, symbols_changed integer)
-language sql
+returns table (ticker_rows integer, trade_rows integer, l2_rows integer, l3_rows integer, symbols_changed integer,
+               symbols_delta integer)
+language plpgsql
 volatile
+-- one plan per session: a custom plan per call would cost more to plan than to run
+set plan_cache_mode = force_generic_plan
+-- joins of whole per-symbol sets: hash joins, never a per-symbol rescan on a row estimate of 1
+set enable_nestloop = off
 as $$
+declare
+  v_now timestamptz;
+  v_from_1m timestamptz;
+  v_from_5m timestamptz;
+begin
+  select w.bucket_now, w.from_1m, w.from_5m into v_now, v_from_1m, v_from_5m from kapitaal.state__windows(p_now) w;
+  return query
   with lat as materialized (
-    select (x.latest).*, x.ticker_n, x.trade_n, x.l2_n, x.l3_n
+    select x.*
       from kapitaal.state__latest_between(p_run_id, p_lo_ticker, p_lo_trade, p_lo_l2, p_lo_l3, p_hi) x
+  ), d as materialized (
+    select * from kapitaal.state__buckets_between(p_run_id, p_lo_ticker, p_lo_trade, p_lo_l2, p_lo_l3, p_hi, v_from_5m)
+  ), ub as (
+    insert into kapitaal.state_buckets as b
+    select * from d
+      on conflict (run_id, symbol, bucket_start) do update set
+        -- counts add up; first/last keys take least/greatest: the order batches arrive in does not matter
+        ticker_n = b.ticker_n + excluded.ticker_n,
+        ticker_open = least(b.ticker_open, excluded.ticker_open),
+        ticker_close = greatest(b.ticker_close, excluded.ticker_close),
+        trade_n = b.trade_n + excluded.trade_n,
+        trade_quote_volume = b.trade_quote_volume + excluded.trade_quote_volume,
+        trade_buy_quote_volume = b.trade_buy_quote_volume + excluded.trade_buy_quote_volume,
+        trade_min_id = least(b.trade_min_id, excluded.trade_min_id),
+        trade_max_id = greatest(b.trade_max_id, excluded.trade_max_id),
+        l2_n = b.l2_n + excluded.l2_n,
+        l2_bad_n = b.l2_bad_n + excluded.l2_bad_n,
+        l2_snapshot_n = b.l2_snapshot_n + excluded.l2_snapshot_n,
+        l2_open = least(b.l2_open, excluded.l2_open),
+        l2_close = greatest(b.l2_close, excluded.l2_close),
+        l3_n = b.l3_n + excluded.l3_n,
+        l3_bad_n = b.l3_bad_n + excluded.l3_bad_n,
+        l3_touch_adds = b.l3_touch_adds + excluded.l3_touch_adds,
+        l3_touch_deletes = b.l3_touch_deletes + excluded.l3_touch_deletes
+    returning b.symbol, b.bucket_start,
+              nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
+              nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
+  ), t as (
+    -- touched buckets with their deltas and the symbol's cache before this refresh
+    select ub.symbol, ub.bucket_start, ub.p_open, ub.p_close, ub.bucket_start >= v_from_1m as in_1m,
+           d.trade_n, d.trade_quote_volume, d.trade_buy_quote_volume, d.trade_min_id, d.trade_max_id,
+           d.l2_bad_n, d.l2_snapshot_n, d.l3_bad_n, d.l3_touch_adds + d.l3_touch_deletes as touch,
+           o.w_now, o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
+           o.w_last_start, o.w_last_close, o.w_prev_close, o.w_last_r,
+           row_number() over s as i, count(*) over (partition by ub.symbol) as k, lag(ub.p_close) over s as lag_close
+      from ub
+      join d on d.symbol = ub.symbol and d.bucket_start = ub.bucket_start
+      left join kapitaal.state_symbol_latest o on o.run_id = p_run_id and o.symbol = ub.symbol
+    window s as (partition by ub.symbol order by ub.bucket_start)
+  ), tr as (
+    select t.*, x.pclose,
+           -- the bucket return exactly as state__window_cache computes it (pred = previous bucket)
+           case when t.p_close is not null then coalesce(t.p_close / x.pclose, t.p_close / t.p_open) - 1 end as r,
+           coalesce(
+             t.w_now = v_now                                   -- windows did not move
+             and t.w_last_start <= v_now                       -- no bucket beyond the window
+             and t.bucket_start >= t.w_last_start and t.bucket_start <= v_now   -- only the tail changes
+             and t.bucket_start <> t.w_first5_start            -- first buckets: return from own open
+             and (t.bucket_start <> t.w_first1_start or not t.in_1m)
+             and (t.w_first1_start is not null or not t.in_1m)
+             and t.bucket_start <> t.w_fp5_start               -- first priced buckets: ret_1m/5m base
+             and (t.bucket_start <> t.w_fp1_start or not t.in_1m)
+             and (t.w_fp1_start is not null or not t.in_1m or t.p_close is null)
+             and not (t.bucket_start = t.w_last_start and t.w_last_close is not null and t.p_close is null),
+             false) as ok
+      from t
+     cross join lateral (
+       select case when t.i > 1 then t.lag_close
+                   when t.bucket_start = t.w_last_start then t.w_prev_close
+                   else t.w_last_close end as pclose
+     ) x
+  ), g as (
+    select tr.symbol,
+           bool_and(tr.ok) as fast,
+           sum(tr.trade_n) as trades_5m, coalesce(sum(tr.trade_n) filter (where tr.in_1m), 0) as trades_1m,
+           sum(tr.trade_quote_volume) as qv_5m, coalesce(sum(tr.trade_quote_volume) filter (where tr.in_1m), 0) as qv_1m,
+           sum(tr.trade_buy_quote_volume) as buy_qv_5m,
+           min(tr.trade_min_id) as min_id, max(tr.trade_max_id) as max_id,
+           sum(tr.l2_bad_n) as l2_bad_5m, coalesce(sum(tr.l2_bad_n) filter (where tr.in_1m), 0) as l2_bad_1m,
+           sum(tr.l2_snapshot_n) as l2_snap_5m,
+           coalesce(sum(tr.l3_bad_n) filter (where tr.in_1m), 0) as l3_bad_1m,
+           coalesce(sum(tr.touch) filter (where tr.in_1m), 0) as touch_1m,
+           count(*) filter (where tr.p_close is not null
+                              and not (tr.bucket_start = tr.w_last_start and tr.w_last_close is not null)) as n_new,
+           coalesce(sum(tr.r * tr.r), 0) as rr5, coalesce(sum(abs(tr.r)), 0) as ra5,
+           coalesce(sum(tr.r * tr.r) filter (where tr.in_1m), 0) as rr1,
+           -- the newest bucket's old return leaves the sums when it was touched
+           coalesce(max(tr.w_last_r * tr.w_last_r) filter (where tr.bucket_start = tr.w_last_start), 0) as old_rr5,
+           coalesce(max(abs(tr.w_last_r)) filter (where tr.bucket_start = tr.w_last_start), 0) as old_ra5,
+           coalesce(max(tr.w_last_r * tr.w_last_r) filter (where tr.bucket_start = tr.w_last_start and tr.in_1m), 0) as old_rr1,
+           (max(array[extract(epoch from tr.bucket_start), tr.p_close]) filter (where tr.p_close is not null))[2] as close_last,
+           max(tr.bucket_start) as last_start,
+           max(tr.p_close) filter (where tr.i = tr.k) as last_close,
+           max(tr.pclose) filter (where tr.i = tr.k) as prev_close,
+           max(tr.r) filter (where tr.i = tr.k) as last_r
+      from tr
+     group by tr.symbol
   ), merged_latest as (
     insert into kapitaal.state_symbol_latest as l
-    select run_id, symbol, ticker_key, ticker_at, ticker_bid, ticker_ask, trade_key, trade_at, trade_price,
-           l2_key, l2_at, l2_checksum_ok, l2_best_bid, l2_best_ask, l2_bid_qty, l2_ask_qty,
-           l2_bid_depth_10bps, l2_ask_depth_10bps, l2_bid_depth_50bps, l2_ask_depth_50bps,
-           l3_key, l3_at, l3_checksum_ok, l3_bid_qty, l3_bid_orders, l3_ask_qty, l3_ask_orders
+      (run_id, symbol, ticker_key, ticker_at, ticker_bid, ticker_ask, trade_key, trade_at, trade_price,
+       l2_key, l2_at, l2_checksum_ok, l2_best_bid, l2_best_ask, l2_bid_qty, l2_ask_qty,
+       l2_bid_depth_10bps, l2_ask_depth_10bps, l2_bid_depth_50bps, l2_ask_depth_50bps,
+       l3_key, l3_at, l3_checksum_ok, l3_bid_qty, l3_bid_orders, l3_ask_qty, l3_ask_orders,
+       w_now, w_first5_start, w_first1_start, w_fp5_start, w_fp1_start, w_last_start, w_last_close, w_prev_close, w_last_r,
+       w_n5, w_open5, w_open1, w_close_last, w_ss5, w_sa5, w_ss1, w_trades_1m, w_trades_5m, w_qv_1m, w_qv_5m, w_buy_qv_5m, w_min_id, w_max_id, w_l2_bad_1m, w_l2_bad_5m, w_l2_snap_5m, w_l3_bad_1m, w_touch_1m)
+    select p_run_id, lat.symbol, lat.ticker_key, lat.ticker_at, lat.ticker_bid, lat.ticker_ask,
+           lat.trade_key, lat.trade_at, lat.trade_price,
+           lat.l2_key, lat.l2_at, lat.l2_checksum_ok, lat.l2_best_bid, lat.l2_best_ask, lat.l2_bid_qty, lat.l2_ask_qty,
+           lat.l2_bid_depth_10bps, lat.l2_ask_depth_10bps, lat.l2_bid_depth_50bps, lat.l2_ask_depth_50bps,
+           lat.l3_key, lat.l3_at, lat.l3_checksum_ok, lat.l3_bid_qty, lat.l3_bid_orders, lat.l3_ask_qty, lat.l3_ask_orders,
+           -- untouched: keep the cache ('-infinity' marker); touched: the delta result, or stale (null)
+           case when g.symbol is null then '-infinity' when g.fast then v_now end,
+           o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
+           g.last_start, g.last_close, g.prev_close, g.last_r,
+           o.w_n5 + g.n_new, o.w_open5, o.w_open1, coalesce(g.close_last, o.w_close_last),
+           o.w_ss5 + g.rr5 - g.old_rr5, o.w_sa5 + g.ra5 - g.old_ra5, o.w_ss1 + g.rr1 - g.old_rr1,
+           o.w_trades_1m + g.trades_1m, o.w_trades_5m + g.trades_5m,
+           o.w_qv_1m + g.qv_1m, o.w_qv_5m + g.qv_5m, o.w_buy_qv_5m + g.buy_qv_5m,
+           least(o.w_min_id, g.min_id), greatest(o.w_max_id, g.max_id),
+           o.w_l2_bad_1m + g.l2_bad_1m, o.w_l2_bad_5m + g.l2_bad_5m, o.w_l2_snap_5m + g.l2_snap_5m,
+           o.w_l3_bad_1m + g.l3_bad_1m, o.w_touch_1m + g.touch_1m
       from lat
-    on conflict (run_id, symbol) do update set
-      -- per source: the new row wins only when its (received_at, seq) key is larger
-      ticker_key = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_key else l.ticker_key end,
-      ticker_at  = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_at else l.ticker_at end,
-      ticker_bid = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_bid else l.ticker_bid end,
-      ticker_ask = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_ask else l.ticker_ask end,
-      trade_key   = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_key else l.trade_key end,
-      trade_at    = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_at else l.trade_at end,
-      trade_price = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_price else l.trade_price end,
-      l2_key         = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_key else l.l2_key end,
-      l2_at          = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_at else l.l2_at end,
-      l2_checksum_ok = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_checksum_ok else l.l2_checksum_ok end,
-      l2_best_bid    = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_best_bid else l.l2_best_bid end,
-      l2_best_ask    = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_best_ask else l.l2_best_ask end,
-      l2_bid_qty     = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_qty else l.l2_bid_qty end,
-      l2_ask_qty     = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_qty else l.l2_ask_qty end,
-      l2_bid_depth_10bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_depth_10bps else l.l2_bid_depth_10bps end,
-      l2_ask_depth_10bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_depth_10bps else l.l2_ask_depth_10bps end,
-      l2_bid_depth_50bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_depth_50bps else l.l2_bid_depth_50bps end,
-      l2_ask_depth_50bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_depth_50bps else l.l2_ask_depth_50bps end,
-      l3_key         = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_key else l.l3_key end,
-      l3_at          = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_at else l.l3_at end,
-      l3_checksum_ok = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_checksum_ok else l.l3_checksum_ok end,
-      l3_bid_qty     = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_bid_qty else l.l3_bid_qty end,
-      l3_bid_orders  = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_bid_orders else l.l3_bid_orders end,
-      l3_ask_qty     = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_ask_qty else l.l3_ask_qty end,
-      l3_ask_orders  = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_ask_orders else l.l3_ask_orders end
-    returning 1
-  ), merged_buckets as (
-    insert into kapitaal.state_buckets as b
-    select * from kapitaal.state__buckets_between(p_run_id, p_lo_ticker, p_lo_trade, p_lo_l2, p_lo_l3, p_hi, p_from)
-    on conflict (run_id, symbol, bucket_start) do update set
-      -- counts add up; first/last keys take least/greatest: the order batches arrive in does not matter
-      ticker_n = b.ticker_n + excluded.ticker_n,
-      ticker_open = least(b.ticker_open, excluded.ticker_open),
-      ticker_close = greatest(b.ticker_close, excluded.ticker_close),
-      trade_n = b.trade_n + excluded.trade_n,
-      trade_quote_volume = b.trade_quote_volume + excluded.trade_quote_volume,
-      trade_buy_quote_volume = b.trade_buy_quote_volume + excluded.trade_buy_quote_volume,
-      trade_min_id = least(b.trade_min_id, excluded.trade_min_id),
-      trade_max_id = greatest(b.trade_max_id, excluded.trade_max_id),
-      l2_n = b.l2_n + excluded.l2_n,
-      l2_bad_n = b.l2_bad_n + excluded.l2_bad_n,
-      l2_snapshot_n = b.l2_snapshot_n + excluded.l2_snapshot_n,
-      l2_open = least(b.l2_open, excluded.l2_open),
-      l2_close = greatest(b.l2_close, excluded.l2_close),
-      l3_n = b.l3_n + excluded.l3_n,
-      l3_bad_n = b.l3_bad_n + excluded.l3_bad_n,
-      l3_touch_adds = b.l3_touch_adds + excluded.l3_touch_adds,
-      l3_touch_deletes = b.l3_touch_deletes + excluded.l3_touch_deletes
+      left join g on g.symbol = lat.symbol
+      left join kapitaal.state_symbol_latest o on o.run_id = p_run_id and o.symbol = lat.symbol
+      on conflict (run_id, symbol) do update set
+        -- per source: the new row wins only when its (received_at, seq) key is larger
+        ticker_key = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_key else l.ticker_key end,
+        ticker_at  = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_at else l.ticker_at end,
+        ticker_bid = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_bid else l.ticker_bid end,
+        ticker_ask = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_ask else l.ticker_ask end,
+        trade_key   = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_key else l.trade_key end,
+        trade_at    = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_at else l.trade_at end,
+        trade_price = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_price else l.trade_price end,
+        l2_key         = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_key else l.l2_key end,
+        l2_at          = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_at else l.l2_at end,
+        l2_checksum_ok = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_checksum_ok else l.l2_checksum_ok end,
+        l2_best_bid    = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_best_bid else l.l2_best_bid end,
+        l2_best_ask    = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_best_ask else l.l2_best_ask end,
+        l2_bid_qty     = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_qty else l.l2_bid_qty end,
+        l2_ask_qty     = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_qty else l.l2_ask_qty end,
+        l2_bid_depth_10bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_depth_10bps else l.l2_bid_depth_10bps end,
+        l2_ask_depth_10bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_depth_10bps else l.l2_ask_depth_10bps end,
+        l2_bid_depth_50bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_depth_50bps else l.l2_bid_depth_50bps end,
+        l2_ask_depth_50bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_depth_50bps else l.l2_ask_depth_50bps end,
+        l3_key         = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_key else l.l3_key end,
+        l3_at          = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_at else l.l3_at end,
+        l3_checksum_ok = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_checksum_ok else l.l3_checksum_ok end,
+        l3_bid_qty     = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_bid_qty else l.l3_bid_qty end,
+        l3_bid_orders  = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_bid_orders else l.l3_bid_orders end,
+        l3_ask_qty     = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_ask_qty else l.l3_ask_qty end,
+        l3_ask_orders  = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_ask_orders else l.l3_ask_orders end,
+
+      w_now = case when excluded.w_now = '-infinity' then l.w_now else excluded.w_now end,
+      w_first5_start = case when excluded.w_now = '-infinity' then l.w_first5_start else excluded.w_first5_start end,
+      w_first1_start = case when excluded.w_now = '-infinity' then l.w_first1_start else excluded.w_first1_start end,
+      w_fp5_start = case when excluded.w_now = '-infinity' then l.w_fp5_start else excluded.w_fp5_start end,
+      w_fp1_start = case when excluded.w_now = '-infinity' then l.w_fp1_start else excluded.w_fp1_start end,
+      w_last_start = case when excluded.w_now = '-infinity' then l.w_last_start else excluded.w_last_start end,
+      w_last_close = case when excluded.w_now = '-infinity' then l.w_last_close else excluded.w_last_close end,
+      w_prev_close = case when excluded.w_now = '-infinity' then l.w_prev_close else excluded.w_prev_close end,
+      w_last_r = case when excluded.w_now = '-infinity' then l.w_last_r else excluded.w_last_r end,
+      w_n5 = case when excluded.w_now = '-infinity' then l.w_n5 else excluded.w_n5 end,
+      w_open5 = case when excluded.w_now = '-infinity' then l.w_open5 else excluded.w_open5 end,
+      w_open1 = case when excluded.w_now = '-infinity' then l.w_open1 else excluded.w_open1 end,
+      w_close_last = case when excluded.w_now = '-infinity' then l.w_close_last else excluded.w_close_last end,
+      w_ss5 = case when excluded.w_now = '-infinity' then l.w_ss5 else excluded.w_ss5 end,
+      w_sa5 = case when excluded.w_now = '-infinity' then l.w_sa5 else excluded.w_sa5 end,
+      w_ss1 = case when excluded.w_now = '-infinity' then l.w_ss1 else excluded.w_ss1 end,
+      w_trades_1m = case when excluded.w_now = '-infinity' then l.w_trades_1m else excluded.w_trades_1m end,
+      w_trades_5m = case when excluded.w_now = '-infinity' then l.w_trades_5m else excluded.w_trades_5m end,
+      w_qv_1m = case when excluded.w_now = '-infinity' then l.w_qv_1m else excluded.w_qv_1m end,
+      w_qv_5m = case when excluded.w_now = '-infinity' then l.w_qv_5m else excluded.w_qv_5m end,
+      w_buy_qv_5m = case when excluded.w_now = '-infinity' then l.w_buy_qv_5m else excluded.w_buy_qv_5m end,
+      w_min_id = case when excluded.w_now = '-infinity' then l.w_min_id else excluded.w_min_id end,
+      w_max_id = case when excluded.w_now = '-infinity' then l.w_max_id else excluded.w_max_id end,
+      w_l2_bad_1m = case when excluded.w_now = '-infinity' then l.w_l2_bad_1m else excluded.w_l2_bad_1m end,
+      w_l2_bad_5m = case when excluded.w_now = '-infinity' then l.w_l2_bad_5m else excluded.w_l2_bad_5m end,
+      w_l2_snap_5m = case when excluded.w_now = '-infinity' then l.w_l2_snap_5m else excluded.w_l2_snap_5m end,
+      w_l3_bad_1m = case when excluded.w_now = '-infinity' then l.w_l3_bad_1m else excluded.w_l3_bad_1m end,
+      w_touch_1m = case when excluded.w_now = '-infinity' then l.w_touch_1m else excluded.w_touch_1m end
     returning 1
   )
   select coalesce(sum(x.ticker_n), 0)::integer, coalesce(sum(x.trade_n), 0)::integer,
-         coalesce(sum(x.l2_n), 0)::integer, coalesce(sum(x.l3_n), 0)::integer, count(*)::integer
-    from lat x
+         coalesce(sum(x.l2_n), 0)::integer, coalesce(sum(x.l3_n), 0)::integer, count(*)::integer,
+         (select count(*) filter (where g.fast) from g)::integer
+    from lat x;
+end
 $$;
 comment on function kapitaal.state__merge(bigint, xid8, xid8, xid8, xid8, xid8, timestamptz) is
   'Folds the raw rows of a run with txid in [p_lo_<table>, p_hi) into state_symbol_latest (newest row per source wins '
-  'by (received_at, seq)) and state_buckets (rows at or after p_from). Returns the rows read per table and the number '
-  'of symbols they touched.';
+  'by (received_at, seq)) and state_buckets (rows inside the 5-minute window at p_now or later), and updates the window '
+  'cache of each touched symbol by deltas when that is exact (windows unchanged, only the newest bucket(s) touched, no '
+  'first bucket of a window involved), else marks it stale. Returns the rows read per table, the symbols they touched '
+  'and how many of those took the delta path.';

@@ -14,13 +14,14 @@ begin
   delete from state_buckets where run_id = v_scratch;
   delete from state_symbol_latest where run_id = v_scratch;
   insert into state_symbol_latest
-  select v_scratch, (x.latest).symbol, (x.latest).ticker_key, (x.latest).ticker_at, (x.latest).ticker_bid,
-         (x.latest).ticker_ask, (x.latest).trade_key, (x.latest).trade_at, (x.latest).trade_price,
-         (x.latest).l2_key, (x.latest).l2_at, (x.latest).l2_checksum_ok, (x.latest).l2_best_bid, (x.latest).l2_best_ask,
-         (x.latest).l2_bid_qty, (x.latest).l2_ask_qty, (x.latest).l2_bid_depth_10bps, (x.latest).l2_ask_depth_10bps,
-         (x.latest).l2_bid_depth_50bps, (x.latest).l2_ask_depth_50bps, (x.latest).l3_key, (x.latest).l3_at,
-         (x.latest).l3_checksum_ok, (x.latest).l3_bid_qty, (x.latest).l3_bid_orders, (x.latest).l3_ask_qty,
-         (x.latest).l3_ask_orders
+    (run_id, symbol, ticker_key, ticker_at, ticker_bid, ticker_ask, trade_key, trade_at, trade_price,
+     l2_key, l2_at, l2_checksum_ok, l2_best_bid, l2_best_ask, l2_bid_qty, l2_ask_qty,
+     l2_bid_depth_10bps, l2_ask_depth_10bps, l2_bid_depth_50bps, l2_ask_depth_50bps,
+     l3_key, l3_at, l3_checksum_ok, l3_bid_qty, l3_bid_orders, l3_ask_qty, l3_ask_orders)
+  select v_scratch, x.symbol, x.ticker_key, x.ticker_at, x.ticker_bid, x.ticker_ask, x.trade_key, x.trade_at, x.trade_price,
+         x.l2_key, x.l2_at, x.l2_checksum_ok, x.l2_best_bid, x.l2_best_ask, x.l2_bid_qty, x.l2_ask_qty,
+         x.l2_bid_depth_10bps, x.l2_ask_depth_10bps, x.l2_bid_depth_50bps, x.l2_ask_depth_50bps,
+         x.l3_key, x.l3_at, x.l3_checksum_ok, x.l3_bid_qty, x.l3_bid_orders, x.l3_ask_qty, x.l3_ask_orders
     from state__latest_between(p_run_id, '0', '0', '0', '0', state__max_xid8()) x;
   insert into state_buckets
   select v_scratch, b.symbol, b.bucket_start, b.ticker_n, b.ticker_open, b.ticker_close,
@@ -29,9 +30,10 @@ begin
          b.l3_n, b.l3_bad_n, b.l3_touch_adds, b.l3_touch_deletes
     from state__buckets_between(p_run_id, '0', '0', '0', '0', state__max_xid8(),
                                 (select w.from_5m from state__windows(p_now) w)) b;
+  perform state__window_cache_refresh(v_scratch, p_now, false);
   return query
     select (jsonb_populate_record(c, jsonb_build_object('run_id', p_run_id))).*
-      from state__compose(v_scratch, p_now) c;
+      from state__compose_cached(v_scratch) c;
   delete from state_buckets where run_id = v_scratch;
   delete from state_symbol_latest where run_id = v_scratch;
 end

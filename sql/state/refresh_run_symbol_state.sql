@@ -74,11 +74,14 @@ begin
   select m.ticker_rows, m.trade_rows, m.l2_rows, m.l3_rows, m.symbols_changed
     into ticker_rows, trade_rows, l2_rows, l3_rows, symbols_changed
     from kapitaal.state__merge(p_run_id, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3,
-                               greatest(v_hi, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3), v_from) m;
+                               greatest(v_hi, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3), v_now) m;
 
   -- Buckets that left the longest window are never read again.
   delete from kapitaal.state_buckets b where b.run_id = p_run_id and b.bucket_start < v_from;
   get diagnostics buckets_deleted = row_count;
+
+  -- Window caches the merge could not update by deltas (windows moved, late rows, new symbols).
+  perform kapitaal.state__window_cache_refresh(p_run_id, v_now, true);
 
   insert into kapitaal.run_symbol_state as s
   select c.run_id, c.symbol, v_gen, v_now,
@@ -93,7 +96,7 @@ begin
          c.l2_checksum_failures_1m, c.l2_checksum_failures_5m, c.l3_checksum_failures_1m, c.l2_resyncs_5m,
          c.trade_id_gaps_5m,
          st.regime, st.since, ind.regime, ind.reason, st.candidate, st.streak
-    from kapitaal.state__compose(p_run_id, v_now) c
+    from kapitaal.state__compose_cached(p_run_id) c
     -- previous regime columns; as a plain join on the whole row the tiny row estimate of
     -- state__compose gave a nested loop re-reading all of the run's rows per symbol
     left join lateral (select p.regime, p.regime_since, p.regime_candidate, p.regime_streak

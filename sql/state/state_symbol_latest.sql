@@ -38,3 +38,50 @@ comment on column kapitaal.state_symbol_latest.ticker_key is 'array[epoch(receiv
 comment on column kapitaal.state_symbol_latest.l2_bid_qty is 'Quantity at the best bid of the newest L2 sample.';
 comment on column kapitaal.state_symbol_latest.l2_bid_depth_10bps is 'Quote value of bids within 10 bps of the L2 mid.';
 comment on column kapitaal.state_symbol_latest.l3_bid_qty is 'Quantity at the best bid of the newest L3 sample.';
+
+-- The window cache: the per-symbol window aggregates of the last compose, valid for the
+-- bucket_now in w_now (null = stale). While the windows do not move, a refresh whose new rows
+-- only touch the symbol's newest bucket(s) updates them by deltas (state__merge); anything else
+-- marks the symbol stale and state__window_cache recomputes it from its buckets.
+alter table kapitaal.state_symbol_latest
+  add column if not exists w_now timestamptz,
+  add column if not exists w_first5_start timestamptz,
+  add column if not exists w_first1_start timestamptz,
+  add column if not exists w_fp5_start timestamptz,
+  add column if not exists w_fp1_start timestamptz,
+  add column if not exists w_last_start timestamptz,
+  add column if not exists w_last_close numeric,
+  add column if not exists w_prev_close numeric,
+  add column if not exists w_last_r numeric,
+  add column if not exists w_n5 integer,
+  add column if not exists w_open5 numeric,
+  add column if not exists w_open1 numeric,
+  add column if not exists w_close_last numeric,
+  add column if not exists w_ss5 numeric,
+  add column if not exists w_sa5 numeric,
+  add column if not exists w_ss1 numeric,
+  add column if not exists w_trades_1m integer,
+  add column if not exists w_trades_5m integer,
+  add column if not exists w_qv_1m numeric,
+  add column if not exists w_qv_5m numeric,
+  add column if not exists w_buy_qv_5m numeric,
+  add column if not exists w_min_id bigint,
+  add column if not exists w_max_id bigint,
+  add column if not exists w_l2_bad_1m integer,
+  add column if not exists w_l2_bad_5m integer,
+  add column if not exists w_l2_snap_5m integer,
+  add column if not exists w_l3_bad_1m integer,
+  add column if not exists w_touch_1m integer;
+comment on column kapitaal.state_symbol_latest.w_now is
+  'bucket_now (state__windows) the window cache (w_*) is valid for; null or another bucket: stale, recomputed from state_buckets.';
+comment on column kapitaal.state_symbol_latest.w_first5_start is 'First bucket of the 5-minute window (its return is from its own open).';
+comment on column kapitaal.state_symbol_latest.w_first1_start is 'First bucket of the 1-minute window.';
+comment on column kapitaal.state_symbol_latest.w_fp5_start is 'First priced bucket of the 5-minute window (its open is ret_5m''s base).';
+comment on column kapitaal.state_symbol_latest.w_fp1_start is 'First priced bucket of the 1-minute window.';
+comment on column kapitaal.state_symbol_latest.w_last_start is 'Newest bucket of the symbol (also beyond bucket_now): the only one the delta path may touch.';
+comment on column kapitaal.state_symbol_latest.w_last_close is 'Price-path close of the newest bucket (null: unpriced).';
+comment on column kapitaal.state_symbol_latest.w_prev_close is 'Close of the bucket before the newest (null: none or unpriced): the base of the newest bucket''s return.';
+comment on column kapitaal.state_symbol_latest.w_last_r is 'Bucket return of the newest bucket as counted in w_ss5/w_sa5/w_ss1 (null: unpriced).';
+comment on column kapitaal.state_symbol_latest.w_ss5 is 'Sum of squared bucket returns over the 5-minute window (null: no priced bucket).';
+comment on column kapitaal.state_symbol_latest.w_sa5 is 'Sum of absolute bucket returns over the 5-minute window.';
+comment on column kapitaal.state_symbol_latest.w_ss1 is 'Sum of squared bucket returns over the 1-minute window (null: no priced bucket).';

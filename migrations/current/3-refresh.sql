@@ -1,0 +1,7 @@
+--!include state/state_symbol_latest.sql
+--!include state/from_raw.sql
+--!include state/compose.sql
+--!include state/merge.sql
+--!include state/recompute.sql
+--!include state/refresh_run_symbol_state.sql
+--!include state/grants.sql
