@@ -3,5 +3,6 @@
 --!include state/compose.sql
 --!include state/merge.sql
 --!include state/recompute.sql
+--!include state/digest.sql
 --!include state/refresh_run_symbol_state.sql
 --!include state/grants.sql

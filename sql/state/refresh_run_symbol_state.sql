@@ -1,5 +1,6 @@
 -- The incremental refresh: fold the raw rows committed since the previous refresh into
 -- the working set, rebuild the run's state, stamp one generation on it.
+drop function if exists kapitaal.refresh_run_symbol_state(bigint, timestamptz);
 create or replace function kapitaal.refresh_run_symbol_state(p_run_id bigint, p_now timestamptz default now())
 returns table (
   generation_id bigint,
@@ -16,7 +17,8 @@ returns table (
   watermark_from xid8,
   watermark_to xid8,
   state_digest text,
-  duration_ms numeric
+  duration_ms numeric,
+  symbols_recomputed integer
 )
 language plpgsql
 volatile
@@ -81,7 +83,7 @@ begin
   get diagnostics buckets_deleted = row_count;
 
   -- Window caches the merge could not update by deltas (windows moved, late rows, new symbols).
-  perform kapitaal.state__window_cache_refresh(p_run_id, v_now, true);
+  symbols_recomputed := kapitaal.state__window_cache_refresh(p_run_id, v_now, true);
 
   insert into kapitaal.run_symbol_state as s
   select c.run_id, c.symbol, v_gen, v_now,
@@ -161,5 +163,6 @@ comment on function kapitaal.refresh_run_symbol_state(bigint, timestamptz) is
   'Incremental refresh of one run''s run_symbol_state. Serialised per run (advisory lock); reads exactly the raw rows '
   'with txid in [watermark, snapshot xmin) per table, so a row is folded in once, after its transaction finished, '
   'however late it commits. Cost: O(new rows + buckets in the 5-minute window + symbols). Rewrites all rows of the run '
-  'with a new generation_id, records the generation in state_generations and returns the outcome. Effective time is '
+  'with a new generation_id, records the generation in state_generations and returns the outcome (symbols_recomputed: '
+  'symbols whose window aggregates were recomputed from their buckets instead of updated by deltas). Effective time is '
   'greatest(p_now, previous refresh time). Must run in READ COMMITTED.';

@@ -21,6 +21,8 @@ export interface RefreshOutcome {
   watermark_to: string;
   state_digest: string;
   duration_ms: number;
+  /** Symbols whose window aggregates were recomputed from their buckets (the rest took the delta path). */
+  symbols_recomputed?: number;
 }
 
 export interface RefreshJobOutcome extends RefreshOutcome {

@@ -33,6 +33,7 @@ export interface Outcome {
   watermark_to: bigint;
   state_digest: string;
   duration_ms: number;
+  symbols_recomputed: number;
 }
 
 export async function refresh(q: Q, runId: number, nowSec?: number): Promise<Outcome> {
