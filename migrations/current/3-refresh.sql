@@ -1,5 +1,6 @@
 --!include state/state_symbol_latest.sql
 --!include state/from_raw.sql
+--!include state/source_pass.sql
 --!include state/compose.sql
 --!include state/merge.sql
 --!include state/recompute.sql

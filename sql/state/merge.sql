@@ -23,11 +23,51 @@ declare
 begin
   select w.bucket_now, w.from_1m, w.from_5m into v_now, v_from_1m, v_from_5m from kapitaal.state__windows(p_now) w;
   return query
-  with lat as materialized (
-    select x.*
-      from kapitaal.state__latest_between(p_run_id, p_lo_ticker, p_lo_trade, p_lo_l2, p_lo_l3, p_hi) x
+  with p as materialized (
+    select * from kapitaal.state__raw_pass(p_run_id, p_lo_ticker, p_lo_trade, p_lo_l2, p_lo_l3, p_hi)
   ), d as materialized (
-    select * from kapitaal.state__buckets_between(p_run_id, p_lo_ticker, p_lo_trade, p_lo_l2, p_lo_l3, p_hi, v_from_5m)
+    -- the state_buckets rows inside the window (older rows only count for the newest row)
+    select p_run_id as run_id, p.symbol, p.bucket_start, p.ticker_n, p.ticker_open, p.ticker_last[1:3] as ticker_close,
+           p.trade_n, p.trade_quote_volume, p.trade_buy_quote_volume, p.trade_min_id, p.trade_max_id,
+           p.l2_n, p.l2_bad_n, p.l2_snapshot_n, p.l2_open, p.l2_close,
+           p.l3_n, p.l3_bad_n, p.l3_touch_adds, p.l3_touch_deletes
+      from p
+     where p.bucket_start >= v_from_5m
+  ), s as materialized (
+    -- per symbol: rows per table and the newest row per table (largest [epoch, seq, …] key)
+    select p.symbol, sum(p.ticker_n)::integer as ticker_n, sum(p.trade_n)::integer as trade_n,
+           sum(p.l2_n)::integer as l2_n, sum(p.l3_n)::integer as l3_n,
+           max(p.ticker_last) as tl, max(p.ticker_at) as ta, max(p.trade_last) as dl, max(p.trade_at) as da,
+           max(p.l2_last) as l2l, max(p.l2_at) as l2a, max(p.l3_last) as l3l, max(p.l3_at) as l3a
+      from p
+     group by p.symbol
+  ), l2n as (
+    -- the book of each symbol's newest L2 sample (seq is unique)
+    select s.symbol, r.checksum_ok, r.bid_px, r.bid_qty, r.ask_px, r.ask_qty
+      from s
+      join kapitaal.l2_snap_metrics r
+        on r.run_id = p_run_id and r.txid >= p_lo_l2 and r.txid < p_hi and r.seq = (s.l2l[2])::bigint
+  ), lat as materialized (
+    select s.symbol, s.tl[1:2] as ticker_key, s.ta as ticker_at, s.tl[4] as ticker_bid, s.tl[5] as ticker_ask,
+           s.dl[1:2] as trade_key, s.da as trade_at, s.dl[3] as trade_price,
+           s.l2l as l2_key, s.l2a as l2_at, x.checksum_ok as l2_checksum_ok,
+           x.bid_px[1] as l2_best_bid, x.ask_px[1] as l2_best_ask, x.bid_qty[1] as l2_bid_qty, x.ask_qty[1] as l2_ask_qty,
+           bd.d10 as l2_bid_depth_10bps, ad.d10 as l2_ask_depth_10bps, bd.d50 as l2_bid_depth_50bps, ad.d50 as l2_ask_depth_50bps,
+           s.l3l[1:2] as l3_key, s.l3a as l3_at, s.l3l[3] = 1 as l3_checksum_ok, s.l3l[4] as l3_bid_qty,
+           s.l3l[5]::integer as l3_bid_orders, s.l3l[6] as l3_ask_qty, s.l3l[7]::integer as l3_ask_orders,
+           s.ticker_n, s.trade_n, s.l2_n, s.l3_n
+      from s
+      left join l2n x on x.symbol = s.symbol
+     cross join lateral (select (x.bid_px[1] + x.ask_px[1]) * 0.5 as mid) m
+     -- depth within 10 and 50 bps of the mid, as state__l2_latest
+     cross join lateral (
+       select case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px >= m.mid * 0.9990), 0) end as d10,
+              case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px >= m.mid * 0.9950), 0) end as d50
+         from unnest(x.bid_px, x.bid_qty) as u(px, qty)) bd
+     cross join lateral (
+       select case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px <= m.mid * 1.0010), 0) end as d10,
+              case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px <= m.mid * 1.0050), 0) end as d50
+         from unnest(x.ask_px, x.ask_qty) as u(px, qty)) ad
   ), ub as (
     insert into kapitaal.state_buckets as b
     select * from d
