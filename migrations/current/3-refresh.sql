@@ -1,3 +1,4 @@
+--!include state/state_buckets.sql
 --!include state/state_symbol_latest.sql
 --!include state/from_raw.sql
 --!include state/source_pass.sql

@@ -52,22 +52,20 @@ begin
            s.dl[1:2] as trade_key, s.da as trade_at, s.dl[3] as trade_price,
            s.l2l as l2_key, s.l2a as l2_at, x.checksum_ok as l2_checksum_ok,
            x.bid_px[1] as l2_best_bid, x.ask_px[1] as l2_best_ask, x.bid_qty[1] as l2_bid_qty, x.ask_qty[1] as l2_ask_qty,
-           bd.d10 as l2_bid_depth_10bps, ad.d10 as l2_ask_depth_10bps, bd.d50 as l2_bid_depth_50bps, ad.d50 as l2_ask_depth_50bps,
+           dp.bid10 as l2_bid_depth_10bps, dp.ask10 as l2_ask_depth_10bps, dp.bid50 as l2_bid_depth_50bps, dp.ask50 as l2_ask_depth_50bps,
            s.l3l[1:2] as l3_key, s.l3a as l3_at, s.l3l[3] = 1 as l3_checksum_ok, s.l3l[4] as l3_bid_qty,
            s.l3l[5]::integer as l3_bid_orders, s.l3l[6] as l3_ask_qty, s.l3l[7]::integer as l3_ask_orders,
            s.ticker_n, s.trade_n, s.l2_n, s.l3_n
       from s
       left join l2n x on x.symbol = s.symbol
      cross join lateral (select (x.bid_px[1] + x.ask_px[1]) * 0.5 as mid) m
-     -- depth within 10 and 50 bps of the mid, as state__l2_latest
+     -- depth within 10 and 50 bps of the mid, as state__l2_latest (both sides in one unnest)
      cross join lateral (
-       select case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px >= m.mid * 0.9990), 0) end as d10,
-              case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px >= m.mid * 0.9950), 0) end as d50
-         from unnest(x.bid_px, x.bid_qty) as u(px, qty)) bd
-     cross join lateral (
-       select case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px <= m.mid * 1.0010), 0) end as d10,
-              case when m.mid is not null then coalesce(sum(u.px * u.qty) filter (where u.px <= m.mid * 1.0050), 0) end as d50
-         from unnest(x.ask_px, x.ask_qty) as u(px, qty)) ad
+       select case when m.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= m.mid * 0.9990), 0) end as bid10,
+              case when m.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= m.mid * 0.9950), 0) end as bid50,
+              case when m.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= m.mid * 1.0010), 0) end as ask10,
+              case when m.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= m.mid * 1.0050), 0) end as ask50
+         from unnest(x.bid_px, x.bid_qty, x.ask_px, x.ask_qty) as u(bp, bq, ap, aq)) dp
   ), ub as (
     insert into kapitaal.state_buckets as b
     select * from d

@@ -39,3 +39,7 @@ comment on column kapitaal.state_buckets.l2_snapshot_n is 'L2 samples that were 
 comment on column kapitaal.state_buckets.l2_open is 'Earliest valid L2 sample with both sides as array[epoch(received_at), seq, mid].';
 comment on column kapitaal.state_buckets.l2_close is 'Latest valid L2 sample with both sides as array[epoch(received_at), seq, mid].';
 comment on column kapitaal.state_buckets.l3_touch_adds is 'Sum of touch_adds of the bucket''s L3 samples.';
+
+-- Every refresh rewrites the touched rows; free space on the page lets those updates be HOT
+-- (no index entries), since no indexed column changes.
+alter table kapitaal.state_buckets set (fillfactor = 70);

@@ -85,3 +85,7 @@ comment on column kapitaal.state_symbol_latest.w_last_r is 'Bucket return of the
 comment on column kapitaal.state_symbol_latest.w_ss5 is 'Sum of squared bucket returns over the 5-minute window (null: no priced bucket).';
 comment on column kapitaal.state_symbol_latest.w_sa5 is 'Sum of absolute bucket returns over the 5-minute window.';
 comment on column kapitaal.state_symbol_latest.w_ss1 is 'Sum of squared bucket returns over the 1-minute window (null: no priced bucket).';
+
+-- Every refresh rewrites the touched rows; free space on the page lets those updates be HOT
+-- (no index entries), since no indexed column changes.
+alter table kapitaal.state_symbol_latest set (fillfactor = 50);
