@@ -9,7 +9,9 @@ declare
   v_scratch bigint := -p_run_id;
 begin
   -- The working set is rebuilt from every committed raw row in one batch under a scratch
-  -- key (the negated run id), composed with the same code as the refresh, and removed.
+  -- key (the negated run id), with the per-purpose readers (not state__raw_pass) and every
+  -- symbol's window aggregates from its buckets (never the delta path), composed like the
+  -- refresh's rows, and removed.
   perform pg_advisory_xact_lock(hashtextextended('kapitaal.run_symbol_state__recompute', p_run_id));
   delete from state_buckets where run_id = v_scratch;
   delete from state_symbol_latest where run_id = v_scratch;
@@ -40,7 +42,8 @@ end
 $$;
 comment on function kapitaal.run_symbol_state__recompute(bigint, timestamptz) is
   'Test oracle and audit tool: the run''s state recomputed from scratch at p_now from every committed raw row (full '
-  'scan of the run''s partitions, no watermarks, one batch instead of many merges), composed under a scratch key and '
+  'scan of the run''s partitions, no watermarks, one batch instead of many merges, window aggregates of every symbol '
+  'from its buckets instead of the delta path), composed under a scratch key and '
   'removed again. Metric columns must equal those the incremental refresh left at the same p_now; generation and '
   'regime columns are null (the regime depends on the history of refreshes). O(run size): never on the hot path.';
 
