@@ -43,10 +43,21 @@ begin
      group by p.symbol
   ), l2n as (
     -- the book of each symbol's newest L2 sample (seq is unique)
-    select s.symbol, r.checksum_ok, r.bid_px, r.bid_qty, r.ask_px, r.ask_qty
+    select s.symbol, r.checksum_ok, r.bid_px, r.bid_qty, r.ask_px, r.ask_qty, (r.bid_px[1] + r.ask_px[1]) * 0.5 as mid
       from s
       join kapitaal.l2_snap_metrics r
         on r.run_id = p_run_id and r.txid >= p_lo_l2 and r.txid < p_hi and r.seq = (s.l2l[2])::bigint
+  ), dp as (
+    -- depth within 10 and 50 bps of the mid, as state__l2_latest: one aggregation over all
+    -- symbols' levels (a per-symbol aggregate subplan cost more than the sums)
+    select x.symbol,
+           case when x.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= x.mid * 0.9990), 0) end as bid10,
+           case when x.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= x.mid * 0.9950), 0) end as bid50,
+           case when x.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= x.mid * 1.0010), 0) end as ask10,
+           case when x.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= x.mid * 1.0050), 0) end as ask50
+      from l2n x
+     cross join lateral unnest(x.bid_px, x.bid_qty, x.ask_px, x.ask_qty) as u(bp, bq, ap, aq)
+     group by x.symbol, x.mid
   ), lat as materialized (
     select s.symbol, s.tl[1:2] as ticker_key, s.ta as ticker_at, s.tl[4] as ticker_bid, s.tl[5] as ticker_ask,
            s.dl[1:2] as trade_key, s.da as trade_at, s.dl[3] as trade_price,
@@ -58,14 +69,7 @@ begin
            s.ticker_n, s.trade_n, s.l2_n, s.l3_n
       from s
       left join l2n x on x.symbol = s.symbol
-     cross join lateral (select (x.bid_px[1] + x.ask_px[1]) * 0.5 as mid) m
-     -- depth within 10 and 50 bps of the mid, as state__l2_latest (both sides in one unnest)
-     cross join lateral (
-       select case when m.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= m.mid * 0.9990), 0) end as bid10,
-              case when m.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= m.mid * 0.9950), 0) end as bid50,
-              case when m.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= m.mid * 1.0010), 0) end as ask10,
-              case when m.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= m.mid * 1.0050), 0) end as ask50
-         from unnest(x.bid_px, x.bid_qty, x.ask_px, x.ask_qty) as u(bp, bq, ap, aq)) dp
+      left join dp on dp.symbol = s.symbol
   ), ub as (
     insert into kapitaal.state_buckets as b
     select * from d
