@@ -1,7 +1,9 @@
 // Benchmark: the decision cycle end to end on two real clusters — raw rows committed on the
 // ingest cluster → refresh job → (state__sync job | logical replication) → evaluation job on the
 // decision cluster → evaluation stored. 100 symbols stream continuously (the bench writes the raw
-// rows itself); sync mode and logical replication mode run one after the other in the same run.
+// rows itself); sync mode and logical replication mode run one after the other in the same run,
+// each with the refresh scheduling of before (baseline: cadence wait after every refresh) and now
+// (wake: the writer's batch record starts the refresh, immediate re-queue while rows wait).
 // `npm run bench -- cycle`. Knobs: BENCH_CYCLE_WRITES (measured writes per mode, default 300),
 // BENCH_CYCLE_INTERVAL_MS (between writes, 40), BENCH_CYCLE_REFRESH_S (refresh cadence, 0.1).
 import pg from 'pg';
@@ -10,6 +12,9 @@ import { setDecisionContext } from '../src/decision/context.ts';
 import { dropReplication, ensureReplication, waitForReplicationReady } from '../src/decision/replication.ts';
 import { createPool } from '../src/db/pool.ts';
 import { startEngineWorkers } from '../src/worker/engine-workers.ts';
+import { loadTaskList } from '../src/worker/task-list.ts';
+import { runRefreshJob } from '../src/state/refresh.ts';
+import type { Task } from 'graphile-worker';
 import { startBenchClusters } from './support/clusters.ts';
 import { quantile, table, writeSection, type Row } from './support/report.ts';
 
@@ -51,8 +56,20 @@ await ingest.query(`
 await ingest.query(`select kapitaal.decision_settings__configure('ingest', 'sync')`);
 await decision.query(`select kapitaal.decision_settings__configure('decision', 'sync', true)`);
 
+// Baseline scheduling: the previous refresh job body (run_symbol_state__refresh_job: re-queue at
+// now + cadence after every refresh) and no wake from the batch record.
+type Scheduling = 'baseline' | 'wake';
+let scheduling: Scheduling = 'baseline';
+const ingestTasks = await loadTaskList(['run_symbol_state__refresh', 'state__sync']);
+const wakeRefresh = ingestTasks.run_symbol_state__refresh as Task;
+const baselineRefresh: Task = async (payload, helpers) => {
+  const p = payload as { run_id: number; cadence_seconds?: number };
+  await helpers.withPgClient((c) => runRefreshJob(c, p.run_id, p.cadence_seconds));
+};
+ingestTasks.run_symbol_state__refresh = (payload, helpers) =>
+  (scheduling === 'wake' ? wakeRefresh : baselineRefresh)(payload, helpers);
 const ingestWorkers = await startEngineWorkers({
-  pool: ingest, role: 'ingest', tasks: ['run_symbol_state__refresh', 'state__sync'], concurrency: 3, pollInterval: POLL_MS, log,
+  pool: ingest, role: 'ingest', tasks: ingestTasks, concurrency: 3, pollInterval: POLL_MS, log,
 });
 const decisionWorkers = await startEngineWorkers({
   pool: decision, role: 'execution', tasks: ['evaluation__run'], concurrency: 2, pollInterval: POLL_MS, log,
@@ -62,7 +79,7 @@ const symbols = Array.from({ length: SYMBOLS }, (_, i) => `S${String(i).padStart
 
 interface Write { receivedAt: Date; committedAt: number }
 
-/** One collector flush: a ticker, a trade and an L2 sample for every symbol, in one transaction. */
+/** One collector flush: a ticker, a trade and an L2 sample for every symbol and the batch record, in one transaction. */
 async function writeBatch(run: number, k: number): Promise<Write> {
   const c = await ingest.connect();
   try {
@@ -88,6 +105,8 @@ async function writeBatch(run: number, k: number): Promise<Write> {
          from unnest($2::text[], $3::numeric[]) u(s, m)`,
       [run, symbols, mids, receivedAt, k],
     );
+    // As the collector does: the batch record, in the same transaction (it wakes the refresh).
+    await c.query(`select kapitaal.ingest_write_batch__record($1, $2, $3, $3, $3, 0)`, [run, k + 1, SYMBOLS]);
     await c.query('commit');
     return { receivedAt, committedAt: Date.now() };
   } finally {
@@ -95,15 +114,17 @@ async function writeBatch(run: number, k: number): Promise<Write> {
   }
 }
 
-interface PhaseResult { mode: string; latencies: number[]; toRefresh: number[]; feed: number[]; toEval: number[]; lags: number[]; evaluations: number; outcomes: Record<string, number>; refreshMs: number[]; evalMs: number[]; missed: number }
+interface PhaseResult { mode: string; scheduling: Scheduling; latencies: number[]; toRefresh: number[]; feed: number[]; toEval: number[]; lags: number[]; evaluations: number; outcomes: Record<string, number>; refreshMs: number[]; evalMs: number[]; missed: number }
 
-async function phase(mode: 'sync' | 'replication'): Promise<PhaseResult> {
+async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<PhaseResult> {
+  scheduling = sched;
+  await ingest.query(`alter table kapitaal.ingest_write_batches ${sched === 'wake' ? 'enable' : 'disable'} trigger _500_wake_refresh`);
   const { rows } = await ingest.query(`select run_id from kapitaal.ingest_run__start($1::jsonb, 'bench', 'bench')`, [JSON.stringify({ bench: 'cycle', mode })]);
   const run = Number(rows[0].run_id);
   await ingest.query(`select kapitaal.ingest_epoch__publish($1)`, [run]);
   await ingest.query(
     `select graphile_worker.add_job('run_symbol_state__refresh', json_build_object('run_id', $1::bigint, 'cadence_seconds', $2::numeric),
-            job_key => 'run_symbol_state__refresh:' || $1)`,
+            job_key => 'run_symbol_state__refresh:' || $1, queue_name => 'run_symbol_state__refresh:' || $1)`,
     [run, REFRESH_S],
   );
   let stop = false;
@@ -170,17 +191,19 @@ async function phase(mode: 'sync' | 'replication'): Promise<PhaseResult> {
   const refreshMs = (await ingest.query<{ ms: string }>(`select duration_ms as ms from kapitaal.state_generations where run_id = $1`, [run])).rows.map((r) => Number(r.ms));
   const outcomes: Record<string, number> = {};
   for (const e of evals) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
-  return { mode, latencies, toRefresh, feed, toEval, lags, evaluations: evals.length, outcomes, refreshMs, evalMs: evals.map((e) => e.durationMs), missed };
+  return { mode, scheduling: sched, latencies, toRefresh, feed, toEval, lags, evaluations: evals.length, outcomes, refreshMs, evalMs: evals.map((e) => e.durationMs), missed };
 }
 
 const results: PhaseResult[] = [];
 try {
   say(`sync mode: ${SYMBOLS} symbols, a write every ${INTERVAL_MS} ms, ${WRITES} measured writes, refresh cadence ${REFRESH_S} s`);
-  results.push(await phase('sync'));
+  results.push(await phase('sync', 'baseline'));
+  results.push(await phase('sync', 'wake'));
   say('logical replication mode');
   await ensureReplication({ ingestUrl: clusters.ingestUrl, decisionUrl: clusters.decisionUrl, reset: true });
   await waitForReplicationReady(clusters.decisionUrl);
-  results.push(await phase('replication'));
+  results.push(await phase('replication', 'baseline'));
+  results.push(await phase('replication', 'wake'));
 } finally {
   await dropReplication({ ingestUrl: clusters.ingestUrl, decisionUrl: clusters.decisionUrl }).catch(() => {});
   await ingestWorkers.stop().catch(() => {});
@@ -197,6 +220,7 @@ const rowsOut: Row[] = results.map((r) => {
   const g = sorted(r.lags);
   return {
     feed: r.mode,
+    scheduling: r.scheduling,
     'cycles measured': l.length,
     'raw → evaluation p50 ms': ms(quantile(l, 0.5)),
     'p99 ms': ms(quantile(l, 0.99)),
@@ -212,8 +236,8 @@ const rowsOut: Row[] = results.map((r) => {
     unmatched: r.missed,
   };
 });
-const outcomes = results.map((r) => `${r.mode}: ${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ');
-const syncP99 = quantile(sorted(results[0]?.latencies ?? []), 0.99);
+const outcomes = results.map((r) => `${r.mode}/${r.scheduling}: ${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ');
+const syncP99 = quantile(sorted(results.find((r) => r.mode === 'sync' && r.scheduling === 'wake')?.latencies ?? []), 0.99);
 const body = [
   `${SYMBOLS} symbols streaming: every ${INTERVAL_MS} ms one transaction with a ticker, a trade and an L2 sample per symbol ` +
     `(${WRITES} measured writes per feed after ${WARMUP_MS / 1000} s warm-up). Chain: run_symbol_state__refresh job (cadence ${REFRESH_S} s) ` +
