@@ -5,3 +5,4 @@
 --!include worker/run_symbol_state__refresh_wake.sql
 --!include decision/state__sync_payload.sql
 --!include decision/grants.sql
+--!include decision/evaluation__run.sql
