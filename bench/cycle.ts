@@ -4,7 +4,7 @@
 // rows itself); sync mode and logical replication mode run one after the other in the same run,
 // each with the refresh scheduling of before (baseline: cadence wait after every refresh) and now
 // (wake: the writer's batch record starts the refresh, immediate re-queue while rows wait).
-// `npm run bench -- cycle`. Knobs: BENCH_CYCLE_WRITES (measured writes per mode, default 300),
+// `npm run bench -- cycle`. Knobs: BENCH_CYCLE_WRITES (measured writes per row of the table, default 300),
 // BENCH_CYCLE_INTERVAL_MS (between writes, 40), BENCH_CYCLE_REFRESH_S (refresh cadence, 0.1).
 import pg from 'pg';
 import pino from 'pino';
@@ -240,14 +240,18 @@ const outcomes = results.map((r) => `${r.mode}/${r.scheduling}: ${Object.entries
 const syncP99 = quantile(sorted(results.find((r) => r.mode === 'sync' && r.scheduling === 'wake')?.latencies ?? []), 0.99);
 const body = [
   `${SYMBOLS} symbols streaming: every ${INTERVAL_MS} ms one transaction with a ticker, a trade and an L2 sample per symbol ` +
-    `(${WRITES} measured writes per feed after ${WARMUP_MS / 1000} s warm-up). Chain: run_symbol_state__refresh job (cadence ${REFRESH_S} s) ` +
+    `and its batch record (ingest_write_batch__record, as the collector) ` +
+    `(${WRITES} measured writes per row after ${WARMUP_MS / 1000} s warm-up). Chain: run_symbol_state__refresh job (cadence ${REFRESH_S} s) ` +
     `→ trigger → state__sync job (sync) or the subscription (replication) → trigger → evaluation__run job; both Graphile Worker runners ` +
     `poll every ${POLL_MS} ms (jobs queued for now are picked up by LISTEN/NOTIFY). ` +
     '"raw → evaluation" = commit of the raw rows (client clock) to the commit of the first evaluation that read a generation holding them. ' +
     'Stages per write: raw commit → end of the refresh that folded it in (cadence wait + refresh), → first generation at least ' +
     'that new visible on decision (the feed), → evaluation stored (queue + evaluation). ' +
     '"generation lag" = state_generation_visibility.lag (refresh start time → visible on the decision cluster, so it includes the refresh). ' +
-    'unmatched = writes with no evaluation found in the window (should be 0).',
+    'unmatched = writes with no evaluation found in the window (should be 0). ' +
+    'scheduling: baseline = the refresh job as before (run_symbol_state__refresh_job: next refresh at refresh end + cadence, ' +
+    'no wake; the baseline of this run); wake = run_symbol_state__refresh_cycle (next refresh at once while raw rows wait, ' +
+    'cadence only when idle) plus the wake from the batch record. Both rows use the same sync and evaluation code.',
   '',
   table(rowsOut),
   '',
