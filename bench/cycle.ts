@@ -34,11 +34,11 @@ const ingest = createPool(clusters.ingestUrl, { max: 12, log });
 const decision = createPool(clusters.decisionUrl, { max: 12, log });
 
 // Evaluations as the decision runner stores them: id -> (generation, wall time after commit).
-const stored: { id: number; generation: number | null; outcome: string; at: number; durationMs: number }[] = [];
+const stored: { id: number; generation: number | null; outcome: string; at: number; startedAt: number; durationMs: number }[] = [];
 setDecisionContext({
   log,
   decisionPool: decision,
-  onEvaluation: (e) => stored.push({ id: e.evaluation_id, generation: e.generation_id, outcome: e.outcome, at: Date.now(), durationMs: e.duration_ms }),
+  onEvaluation: (e) => stored.push({ id: e.evaluation_id, generation: e.generation_id, outcome: e.outcome, at: Date.now(), startedAt: e.evaluated_at.getTime(), durationMs: e.duration_ms }),
 });
 
 // Bench-only instrumentation on the ingest cluster: per generation, the newest raw data it holds.
@@ -114,7 +114,7 @@ async function writeBatch(run: number, k: number): Promise<Write> {
   }
 }
 
-interface PhaseResult { mode: string; scheduling: Scheduling; latencies: number[]; toRefresh: number[]; feed: number[]; toEval: number[]; lags: number[]; evaluations: number; outcomes: Record<string, number>; refreshMs: number[]; evalMs: number[]; missed: number }
+interface PhaseResult { mode: string; scheduling: Scheduling; latencies: number[]; toRefresh: number[]; toRefreshStart: number[]; toEvalStart: number[]; feed: number[]; toEval: number[]; lags: number[]; evaluations: number; outcomes: Record<string, number>; refreshMs: number[]; evalMs: number[]; missed: number }
 
 async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<PhaseResult> {
   scheduling = sched;
@@ -152,11 +152,11 @@ async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<P
   await side;
   await ingest.query(`select kapitaal.ingest_run__end($1, 'ended', 'bench done')`, [run]);
 
-  const gens = (await ingest.query<{ generation_id: string; data_at: Date | null; ended_at: Date }>(
-    `select b.generation_id, b.data_at, b.ended_at from public.bench_generation_data b
+  const gens = (await ingest.query<{ generation_id: string; data_at: Date | null; ended_at: Date; refreshed_at: Date }>(
+    `select b.generation_id, b.data_at, b.ended_at, g.refreshed_at from public.bench_generation_data b
        join kapitaal.state_generations g using (generation_id) where g.run_id = $1 order by b.generation_id`,
     [run],
-  )).rows.map((r) => ({ id: Number(r.generation_id), dataAt: r.data_at?.getTime() ?? 0, endedAt: r.ended_at.getTime() }));
+  )).rows.map((r) => ({ id: Number(r.generation_id), dataAt: r.data_at?.getTime() ?? 0, endedAt: r.ended_at.getTime(), startedAt: r.refreshed_at.getTime() }));
   // When each generation became visible on the decision cluster (the sync skips superseded ones).
   const visible = (await decision.query<{ generation_id: string; visible_at: Date }>(
     `select generation_id, visible_at from kapitaal.state_generation_visibility where run_id = $1 order by generation_id`,
@@ -165,6 +165,8 @@ async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<P
   const evals = stored.slice(firstStored).filter((e) => e.generation !== null && e.outcome !== 'attach_blocked');
   const latencies: number[] = [];
   const toRefresh: number[] = [];
+  const toRefreshStart: number[] = [];
+  const toEvalStart: number[] = [];
   const feed: number[] = [];
   const toEval: number[] = [];
   let missed = 0;
@@ -180,6 +182,8 @@ async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<P
     const v = visible.find((x) => x.id >= g.id);
     if (v) {
       toRefresh.push(g.endedAt - w.committedAt);
+      toRefreshStart.push(g.startedAt - w.committedAt);
+      toEvalStart.push(e.startedAt - v.at);
       feed.push(v.at - g.endedAt);
       toEval.push(e.at - v.at);
     }
@@ -191,7 +195,7 @@ async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<P
   const refreshMs = (await ingest.query<{ ms: string }>(`select duration_ms as ms from kapitaal.state_generations where run_id = $1`, [run])).rows.map((r) => Number(r.ms));
   const outcomes: Record<string, number> = {};
   for (const e of evals) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
-  return { mode, scheduling: sched, latencies, toRefresh, feed, toEval, lags, evaluations: evals.length, outcomes, refreshMs, evalMs: evals.map((e) => e.durationMs), missed };
+  return { mode, scheduling: sched, latencies, toRefresh, toRefreshStart, toEvalStart, feed, toEval, lags, evaluations: evals.length, outcomes, refreshMs, evalMs: evals.map((e) => e.durationMs), missed };
 }
 
 const results: PhaseResult[] = [];
@@ -226,8 +230,10 @@ const rowsOut: Row[] = results.map((r) => {
     'p99 ms': ms(quantile(l, 0.99)),
     'max ms': ms(l[l.length - 1] ?? NaN),
     'raw → refresh done p50/p99': `${ms(quantile(sorted(r.toRefresh), 0.5))} / ${ms(quantile(sorted(r.toRefresh), 0.99))}`,
+    '(of which → refresh start)': `${ms(quantile(sorted(r.toRefreshStart), 0.5))} / ${ms(quantile(sorted(r.toRefreshStart), 0.99))}`,
     'refresh done → visible p50/p99': `${ms(quantile(sorted(r.feed), 0.5))} / ${ms(quantile(sorted(r.feed), 0.99))}`,
     'visible → evaluation stored p50/p99': `${ms(quantile(sorted(r.toEval), 0.5))} / ${ms(quantile(sorted(r.toEval), 0.99))}`,
+    '(of which → evaluation start)': `${ms(quantile(sorted(r.toEvalStart), 0.5))} / ${ms(quantile(sorted(r.toEvalStart), 0.99))}`,
     'generation lag on decision p50 ms': ms(quantile(g, 0.5)),
     'lag p99 ms': ms(quantile(g, 0.99)),
     'refresh p50 ms': ms(quantile(sorted(r.refreshMs), 0.5)),
@@ -245,8 +251,10 @@ const body = [
     `→ trigger → state__sync job (sync) or the subscription (replication) → trigger → evaluation__run job; both Graphile Worker runners ` +
     `poll every ${POLL_MS} ms (jobs queued for now are picked up by LISTEN/NOTIFY). ` +
     '"raw → evaluation" = commit of the raw rows (client clock) to the commit of the first evaluation that read a generation holding them. ' +
-    'Stages per write: raw commit → end of the refresh that folded it in (cadence wait + refresh), → first generation at least ' +
-    'that new visible on decision (the feed), → evaluation stored (queue + evaluation). ' +
+    'Stages per write: raw commit → end of the refresh that folded it in (cadence wait + refresh; "refresh start" = its ' +
+    'transaction start, so negative when a refresh that began before the commit still folded it in), → first generation at least ' +
+    'that new visible on decision (the feed), → evaluation stored (queue + evaluation; "evaluation start" = the evaluation\'s ' +
+    'transaction start, so the queue wait). ' +
     '"generation lag" = state_generation_visibility.lag (refresh start time → visible on the decision cluster, so it includes the refresh). ' +
     'unmatched = writes with no evaluation found in the window (should be 0). ' +
     'scheduling: baseline = the refresh job as before (run_symbol_state__refresh_job: next refresh at refresh end + cadence, ' +

@@ -6,3 +6,4 @@
 --!include decision/state__sync_payload.sql
 --!include decision/grants.sql
 --!include decision/evaluation__run.sql
+--!include decision/sync_run_symbol_state_to_decision.sql
