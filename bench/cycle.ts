@@ -4,8 +4,11 @@
 // rows itself); sync mode and logical replication mode run one after the other in the same run,
 // each with the refresh scheduling of before (baseline: cadence wait after every refresh) and now
 // (wake: the writer's batch record starts the refresh, immediate re-queue while rows wait).
+// Baseline and wake alternate in ABBA order (two phases of half the writes each) so that load drift
+// on the shared machine hits both alike.
 // `npm run bench -- cycle`. Knobs: BENCH_CYCLE_WRITES (measured writes per row of the table, default 300),
 // BENCH_CYCLE_INTERVAL_MS (between writes, 40), BENCH_CYCLE_REFRESH_S (refresh cadence, 0.1).
+import os from 'node:os';
 import pg from 'pg';
 import pino from 'pino';
 import { setDecisionContext } from '../src/decision/context.ts';
@@ -28,6 +31,7 @@ const POLL_MS = 20;
 const say = (msg: string) => process.stderr.write(`[bench cycle] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const loadAtStart = os.loadavg()[0] ?? NaN;
 const clusters = await startBenchClusters();
 const log = pino({ level: 'warn' });
 const ingest = createPool(clusters.ingestUrl, { max: 12, log });
@@ -143,7 +147,7 @@ async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<P
     await sleep(INTERVAL_MS);
   }
   const firstStored = stored.length;
-  for (let i = 0; i < WRITES; i++) {
+  for (let i = 0; i < WRITES / 2; i++) {
     writes.push(await writeBatch(run, k++));
     await sleep(INTERVAL_MS);
   }
@@ -201,13 +205,11 @@ async function phase(mode: 'sync' | 'replication', sched: Scheduling): Promise<P
 const results: PhaseResult[] = [];
 try {
   say(`sync mode: ${SYMBOLS} symbols, a write every ${INTERVAL_MS} ms, ${WRITES} measured writes, refresh cadence ${REFRESH_S} s`);
-  results.push(await phase('sync', 'baseline'));
-  results.push(await phase('sync', 'wake'));
+  for (const sched of ['baseline', 'wake', 'wake', 'baseline'] as const) results.push(await phase('sync', sched));
   say('logical replication mode');
   await ensureReplication({ ingestUrl: clusters.ingestUrl, decisionUrl: clusters.decisionUrl, reset: true });
   await waitForReplicationReady(clusters.decisionUrl);
-  results.push(await phase('replication', 'baseline'));
-  results.push(await phase('replication', 'wake'));
+  for (const sched of ['baseline', 'wake', 'wake', 'baseline'] as const) results.push(await phase('replication', sched));
 } finally {
   await dropReplication({ ingestUrl: clusters.ingestUrl, decisionUrl: clusters.decisionUrl }).catch(() => {});
   await ingestWorkers.stop().catch(() => {});
@@ -216,6 +218,21 @@ try {
   await decision.end();
   await clusters.stop();
 }
+
+// The two phases of each (feed, scheduling) pooled into one row.
+const pooled: PhaseResult[] = [];
+for (const r of results) {
+  const p = pooled.find((x) => x.mode === r.mode && x.scheduling === r.scheduling);
+  if (!p) {
+    pooled.push({ ...r, outcomes: { ...r.outcomes } });
+    continue;
+  }
+  for (const k of ['latencies', 'toRefresh', 'toRefreshStart', 'toEvalStart', 'feed', 'toEval', 'lags', 'refreshMs', 'evalMs'] as const) p[k] = [...p[k], ...r[k]];
+  p.evaluations += r.evaluations;
+  p.missed += r.missed;
+  for (const [k, v] of Object.entries(r.outcomes)) p.outcomes[k] = (p.outcomes[k] ?? 0) + v;
+}
+results.splice(0, results.length, ...pooled);
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
@@ -247,7 +264,8 @@ const syncP99 = quantile(sorted(results.find((r) => r.mode === 'sync' && r.sched
 const body = [
   `${SYMBOLS} symbols streaming: every ${INTERVAL_MS} ms one transaction with a ticker, a trade and an L2 sample per symbol ` +
     `and its batch record (ingest_write_batch__record, as the collector) ` +
-    `(${WRITES} measured writes per row after ${WARMUP_MS / 1000} s warm-up). Chain: run_symbol_state__refresh job (cadence ${REFRESH_S} s) ` +
+    `(${WRITES} measured writes per row: two phases of ${WRITES / 2} after ${WARMUP_MS / 1000} s warm-up each, ` +
+    `baseline and wake in ABBA order).  Chain: run_symbol_state__refresh job (cadence ${REFRESH_S} s) ` +
     `→ trigger → state__sync job (sync) or the subscription (replication) → trigger → evaluation__run job; both Graphile Worker runners ` +
     `poll every ${POLL_MS} ms (jobs queued for now are picked up by LISTEN/NOTIFY). ` +
     '"raw → evaluation" = commit of the raw rows (client clock) to the commit of the first evaluation that read a generation holding them. ' +
@@ -264,6 +282,9 @@ const body = [
   table(rowsOut),
   '',
   `Evaluation outcomes: ${outcomes}.`,
+  '',
+  `Machine load (1-minute load average, 2 cores): ${loadAtStart.toFixed(1)} at start, ${(os.loadavg()[0] ?? NaN).toFixed(1)} at end ` +
+    '(other work on the machine inflates every stage; compare rows of one run).',
   '',
   `Target p99 < 250 ms in sync mode: ${Number.isFinite(syncP99) ? (syncP99 < 250 ? 'met' : 'NOT met') : 'not measured'} (p99 ${ms(syncP99)} ms).`,
 ].join('\n');
