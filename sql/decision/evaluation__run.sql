@@ -9,9 +9,10 @@ declare
   v_t0 timestamptz := clock_timestamp();
   v_pol kapitaal.decision_policy;
   v_att record;
-  v_read jsonb;
   v_gen jsonb;
-  v_syms jsonb;
+  v_rows kapitaal.evaluation_symbols[];
+  v_n int; v_eligible int; v_not_ready int; v_regime int; v_stale int; v_integrity int; v_cands int;
+  v_mixed boolean;
   v_eval kapitaal.evaluations;
   v_outcome text;
   v_reason text;
@@ -115,23 +116,28 @@ begin
       left join rd on rd.symbol = st.symbol
       left join fan_agg fa on fa.symbol = st.symbol
   )
-  select jsonb_build_object(
-           'generation', (select to_jsonb(g) from kapitaal.decision_generation__current(v_att.run_id) g),
-           'symbols', coalesce((select jsonb_agg(to_jsonb(c) order by c.symbol) from cls c), '[]'::jsonb))
-    into v_read;
+  ,
+  gen as (
+    select g.* from kapitaal.decision_generation__current(v_att.run_id) g
+  )
+  -- The per-symbol rows stay a row array (no jsonb round trip) and are counted in the same pass.
+  select (select to_jsonb(g) from gen g),
+         array_agg(row(null, c.symbol, c.status, c.regime, c.reasons, c.routes, c.readiness)::kapitaal.evaluation_symbols
+                   order by c.symbol),
+         count(*)::int,
+         (count(*) filter (where c.status = 'eligible'))::int,
+         (count(*) filter (where c.status = 'not_ready'))::int,
+         (count(*) filter (where c.status = 'regime_blocked'))::int,
+         (count(*) filter (where c.status = 'stale'))::int,
+         (count(*) filter (where c.status = 'integrity'))::int,
+         coalesce(sum(jsonb_array_length(c.cands)), 0)::int,
+         coalesce(bool_or(c.foreign_gens > 0 or c.generation_id is distinct from (select g.generation_id from gen g)), false)
+    into v_gen, v_rows, v_n, v_eligible, v_not_ready, v_regime, v_stale, v_integrity, v_cands, v_mixed
+    from cls c;
 
-  v_gen := v_read->'generation';
-  v_syms := v_read->'symbols';
-  select count(*)::int as n,
-         (count(*) filter (where x.status = 'eligible'))::int as eligible,
-         (count(*) filter (where x.status = 'not_ready'))::int as not_ready,
-         (count(*) filter (where x.status = 'regime_blocked'))::int as regime,
-         (count(*) filter (where x.status = 'stale'))::int as stale,
-         (count(*) filter (where x.status = 'integrity'))::int as integrity,
-         coalesce(sum(jsonb_array_length(x.cands)), 0)::int as cands,
-         coalesce(bool_or(x.foreign_gens > 0 or x.generation_id is distinct from (v_gen->>'generation_id')::bigint), false) as mixed
-    into v_counts
-    from jsonb_to_recordset(v_syms) as x(symbol text, status text, cands jsonb, foreign_gens int, generation_id bigint);
+  select v_n as n, v_eligible as eligible, v_not_ready as not_ready, v_regime as regime, v_stale as stale,
+         v_integrity as integrity, v_cands as cands, v_mixed as mixed
+    into v_counts;
   v_age := greatest(p_now - (v_gen->>'refreshed_at')::timestamptz, interval '0');
 
   if v_gen is null or jsonb_typeof(v_gen) = 'null' then
@@ -174,7 +180,7 @@ begin
 
   insert into kapitaal.evaluation_symbols (evaluation_id, symbol, status, regime, reasons, routes, readiness)
   select v_eval.evaluation_id, x.symbol, x.status, x.regime, x.reasons, x.routes, x.readiness
-    from jsonb_to_recordset(v_syms) as x(symbol text, status text, regime text, reasons text[], routes jsonb, readiness jsonb);
+    from unnest(v_rows) x;
 
   if v_outcome = 'economically_empty' then
     -- Competitive scoring (strategy layer): every proposal ranked on net edge after fees, stored

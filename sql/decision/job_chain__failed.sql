@@ -21,6 +21,7 @@ begin
   if kapitaal.job_chain__wanted(p_task, p_payload) then
     v_delay := coalesce(p_delay, case p_task
       when 'evaluation__run' then (select p.evaluation_cadence from kapitaal.decision_policy p where p.policy = 'default')
+      when 'run_symbol_state__refresh' then (select p.cadence from kapitaal.state_refresh_policy p where p.policy = 'default')
       else (select p.sync_cadence from kapitaal.decision_policy p where p.policy = 'default') end);
     v_next := kapitaal.job_chain__next(p_task, p_job_key, p_payload, 'backoff', v_delay, v_failures, p_now);
   end if;

@@ -74,14 +74,13 @@ begin
   end if;
 
   -- The whole generation in this transaction: the run's rows are replaced by the generation's
-  -- (every refresh rewrites all rows of a run anyway), then the generation row is added (its
-  -- trigger enqueues the evaluation). Generic: the table's own row type, no column list.
+  -- (every refresh rewrites all rows of a run anyway), verified, then the generation row is added
+  -- last (its trigger records visibility and enqueues the evaluation, both as of the commit).
+  -- Generic: the table's own row type, no column list.
   delete from kapitaal.run_symbol_state s where s.run_id = v_run;
   insert into kapitaal.run_symbol_state
   select * from jsonb_populate_recordset(null::kapitaal.run_symbol_state,
                                          coalesce(nullif(p_payload->'state', 'null'::jsonb), '[]'::jsonb));
-  insert into kapitaal.state_generations
-  select * from jsonb_populate_record(null::kapitaal.state_generations, v_gen);
 
   select count(*) filter (where s.generation_id = (v_gen->>'generation_id')::bigint),
          count(*) filter (where s.generation_id <> (v_gen->>'generation_id')::bigint)
@@ -93,6 +92,8 @@ begin
       generation_id, v_run, v_rows, symbols, v_other, v_digest, state_digest
       using errcode = 'XX001';
   end if;
+  insert into kapitaal.state_generations
+  select * from jsonb_populate_record(null::kapitaal.state_generations, v_gen);
   applied := true;
   visible_generation_id := generation_id;
   reason := 'APPLIED: digest verified';

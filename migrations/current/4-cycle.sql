@@ -1,0 +1,9 @@
+--!include decision/job_chain__wanted.sql
+--!include decision/job_chain__failed.sql
+--!include decision/job_chain__next.sql
+--!include worker/run_symbol_state__refresh_cycle.sql
+--!include worker/run_symbol_state__refresh_wake.sql
+--!include decision/state__sync_payload.sql
+--!include decision/grants.sql
+--!include decision/evaluation__run.sql
+--!include decision/sync_run_symbol_state_to_decision.sql
