@@ -4,7 +4,8 @@
 // run, the ceiling of a bare COPY into the same tables (text and binary, with and without the raw
 // tables' indexes, and for trade-like rows alone). A second configuration runs with the production
 // sampling (INGEST_SAMPLE_MS 250) against the same simulator.
-//   npm run bench -- ingest          (BENCH_SECONDS, BENCH_PAIRS, BENCH_SAMPLE_MS, BENCH_SAMPLE_MS_2 to vary)
+//   npm run bench -- ingest          (BENCH_SECONDS, BENCH_PAIRS, BENCH_SAMPLE_MS, BENCH_SAMPLE_MS_2, BENCH_FLUSH_ROWS,
+//                                     BENCH_IO_THREAD=0 to vary)
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -23,6 +24,8 @@ const SAMPLE_MS = Number(process.env.BENCH_SAMPLE_MS ?? 0);
 // Second configuration: production sampling ('' or 'none' to skip).
 const SAMPLE_MS_2 = process.env.BENCH_SAMPLE_MS_2 === 'none' ? null : Number(process.env.BENCH_SAMPLE_MS_2 ?? 250);
 const FLUSH_ROWS = Number(process.env.BENCH_FLUSH_ROWS ?? 20_000);
+// The writer's database I/O in its own thread (production default); 0 runs it on the collector's thread.
+const IO_THREAD = process.env.BENCH_IO_THREAD !== '0';
 
 // ---- the simulator in a worker thread (its own core) ------------------------------------------
 const simModule = new URL('../src/sim/index.ts', import.meta.url).href;
@@ -90,7 +93,7 @@ interface Measured {
 /** One configuration: a new run, the collector and writer against the running simulator, then drain and check. */
 async function measure(url: string, sampleMs: number): Promise<Measured> {
   const runId = await startRun(`ingest-${sampleMs}`);
-  const writer = new CopyWriter({ connectionString: clusters.ingestUrl, runId, log, flushRows: FLUSH_ROWS, flushMs: 200 });
+  const writer = new CopyWriter({ connectionString: clusters.ingestUrl, runId, log, flushRows: FLUSH_ROWS, flushMs: 200, ioThread: IO_THREAD });
   const collector = new Collector({
     runId, sink: writer, log, wsUrl: url, l3Token: 'bench', bookDepth: 10, l3Depth: 10, storeLevels: 10,
     sampleMs, policy: { quotes: [], topN: 0 }, subRatePerSec: 100, subBurst: 50, idleMs: 30_000,
@@ -311,7 +314,7 @@ try {
   const ceiling = rate(same);
   const best = Math.max(rate(same), rate(big), rate(binary));
   const body = [
-    `Simulator (${PAIRS} pairs, rate max, own worker thread) → collector (sampleMs ${SAMPLE_MS}: ${SAMPLE_MS === 0 ? 'a row per book/level3 message' : 'sampled'}) → CopyWriter (flush ${FLUSH_ROWS} rows / 200 ms, flow control at one waiting batch) → ingest cluster (durable settings), ${main.elapsed.toFixed(0)} s measured after warm-up.`,
+    `Simulator (${PAIRS} pairs, rate max, own worker thread) → collector (sampleMs ${SAMPLE_MS}: ${SAMPLE_MS === 0 ? 'a row per book/level3 message' : 'sampled'}) → CopyWriter (flush ${FLUSH_ROWS} rows / 200 ms, flow control at one waiting batch, database I/O ${IO_THREAD ? 'in its own thread' : 'on the collector thread'}) → ingest cluster (durable settings), ${main.elapsed.toFixed(0)} s measured after warm-up.`,
     '',
     table([
       ...pipelineRows(main),
