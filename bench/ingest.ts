@@ -5,7 +5,8 @@
 // tables' indexes, and for trade-like rows alone). A second configuration runs with the production
 // sampling (INGEST_SAMPLE_MS 250) against the same simulator.
 //   npm run bench -- ingest          (BENCH_SECONDS, BENCH_PAIRS, BENCH_SAMPLE_MS, BENCH_SAMPLE_MS_2, BENCH_FLUSH_ROWS,
-//                                     BENCH_IO_THREAD=0 to vary)
+//                                     BENCH_IO_THREAD=1 to vary)
+import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -24,8 +25,8 @@ const SAMPLE_MS = Number(process.env.BENCH_SAMPLE_MS ?? 0);
 // Second configuration: production sampling ('' or 'none' to skip).
 const SAMPLE_MS_2 = process.env.BENCH_SAMPLE_MS_2 === 'none' ? null : Number(process.env.BENCH_SAMPLE_MS_2 ?? 250);
 const FLUSH_ROWS = Number(process.env.BENCH_FLUSH_ROWS ?? 20_000);
-// The writer's database I/O in its own thread (production default); 0 runs it on the collector's thread.
-const IO_THREAD = process.env.BENCH_IO_THREAD !== '0';
+// The writer's database I/O on the collector's thread (production default); 1 moves it to its own thread.
+const IO_THREAD = process.env.BENCH_IO_THREAD === '1';
 
 // ---- the simulator in a worker thread (its own core) ------------------------------------------
 const simModule = new URL('../src/sim/index.ts', import.meta.url).href;
@@ -36,7 +37,7 @@ const { parentPort, workerData } = require('node:worker_threads');
   (await import(workerData.tsxApi)).register();
   const { startSimulator } = await import(workerData.simModule);
   const sim = await startSimulator({ seed: 99, pairs: workerData.pairs, rate: 'max', highWaterBytes: 8 * 1024 * 1024 });
-  parentPort.postMessage({ type: 'ready', url: sim.url });
+  parentPort.postMessage({ type: 'ready', url: sim.url, tid: require('node:fs').readlinkSync('/proc/thread-self').split('/').pop() });
   parentPort.on('message', async (m) => {
     if (m === 'pause') { sim.market.pause(); parentPort.postMessage({ type: 'paused', steps: sim.market.steps }); }
     if (m === 'resume') { sim.market.resume(); parentPort.postMessage({ type: 'resumed' }); }
@@ -68,13 +69,43 @@ const ask = async <T>(cmd: string, reply: string): Promise<T> => {
 };
 
 // Listen for 'ready' before anything else awaits: a message without a listener is lost.
-const ready = waitFor<{ url: string }>('ready');
+const ready = waitFor<{ url: string; tid: string }>('ready');
 const clusters = await startBenchClusters();
 const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 const pool = new pg.Pool({ connectionString: clusters.ingestUrl, max: 3 });
 const startRun = async (tag: string) =>
   (await pool.query<{ run_id: string }>(`select run_id from ingest_run__start($1::jsonb, 'bench', 'bench')`,
     [JSON.stringify({ bench: tag, t: Date.now() })])).rows[0]!.run_id;
+
+// CPU time is what the 2 cores have to share, so it is measured too: it varies far less than
+// throughput with the machine's other load.
+const nodeCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const TICK = 100; // USER_HZ
+const statCpu = (file: string) => {
+  try {
+    const st = fs.readFileSync(file, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICK;
+  } catch { return 0; }
+};
+let simTid = '';
+/** CPU seconds of the collector's (main) thread and of the simulator's thread. */
+const threadCpu = () => ({ main: statCpu(`/proc/self/task/${process.pid}/stat`), sim: simTid ? statCpu(`/proc/self/task/${simTid}/stat`) : 0 });
+/** CPU seconds per process of the ingest cluster (backends and background processes, from /proc). */
+async function pgCpu(): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity');
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(f[11]) + Number(f[12])) / TICK);
+    } catch { /* exited */ }
+  }
+  return out;
+}
+const cpuSince = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((a, [pid, v]) => a + v - (before.get(pid) ?? 0), 0);
 
 interface Measured {
   sampleMs: number;
@@ -83,6 +114,8 @@ interface Measured {
   steadyWritten: number;
   messages: number;
   perSecond: number[];
+  /** CPU seconds in the measured window: this process (collector, simulator thread, writer thread, GC) and the cluster. */
+  cpu: { node: number; pg: number; main: number; sim: number };
   latencies: number[];
   rss: number[];
   ws: ReturnType<CopyWriter['stats']>;
@@ -111,6 +144,7 @@ async function measure(url: string, sampleMs: number): Promise<Measured> {
   say(`sampleMs ${sampleMs}: books of ${Object.keys(collector.stats().received.book ?? {}).length} pairs flowing; measuring ${SECONDS} s`);
   const startWritten = written();
   const startFrames = frames();
+  const cpu0 = { node: nodeCpu(), pg: await pgCpu(), ...threadCpu() };
   const startAt = performance.now();
   const latStart = writer.commitLatencies.length;
   const perSecond: number[] = [];
@@ -125,6 +159,8 @@ async function measure(url: string, sampleMs: number): Promise<Measured> {
     rss.push(process.memoryUsage().rss);
   }
   const elapsed = (performance.now() - startAt) / 1000;
+  const t1 = threadCpu();
+  const cpu = { node: nodeCpu() - cpu0.node, pg: cpuSince(cpu0.pg, await pgCpu()), main: t1.main - cpu0.main, sim: t1.sim - cpu0.sim };
   const steadyWritten = written() - startWritten;
   const messages = frames() - startFrames;
   const latencies = writer.commitLatencies.slice(latStart).sort((a, b) => a - b);
@@ -180,7 +216,7 @@ async function measure(url: string, sampleMs: number): Promise<Measured> {
     ['rows in tables = rows accepted', stored.rows, accepted],
     ['rows dropped', dropped, 0],
   ] as const;
-  return { sampleMs, runId, elapsed, steadyWritten, messages, perSecond, latencies, rss, ws, sent, checks: [...checks] };
+  return { sampleMs, runId, elapsed, steadyWritten, messages, perSecond, cpu, latencies, rss, ws, sent, checks: [...checks] };
 }
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -193,6 +229,7 @@ function pipelineRows(m: Measured): Record<string, string | number>[] {
     { metric: 'rows/s per second: min / p50 / max', value: `${sortedPs[0]} / ${quantile(sortedPs, 0.5)} / ${sortedPs.at(-1)}` },
     { metric: 'batches; rows per batch (mean)', value: `${m.latencies.length}; ${batchRows}` },
     { metric: 'batch commit latency p50 / p99 / max', value: `${quantile(m.latencies, 0.5).toFixed(1)} / ${quantile(m.latencies, 0.99).toFixed(1)} / ${(m.latencies.at(-1) ?? NaN).toFixed(1)} ms` },
+    { metric: 'CPU per committed row: collector thread / simulator thread / other node threads (GC, writer I/O) / PostgreSQL', value: [m.cpu.main, m.cpu.sim, m.cpu.node - m.cpu.main - m.cpu.sim, m.cpu.pg].map((c) => ((1e6 * c) / m.steadyWritten).toFixed(1)).join(' / ') + ' µs (budget on 2 cores at 100 k rows/s: 20 µs in all)' },
     { metric: 'RSS p50 / max (collector + simulator thread)', value: `${mb(quantile([...m.rss].sort((a, b) => a - b), 0.5))} / ${mb(Math.max(...m.rss))}` },
     { metric: 'simulator messages sent (this configuration)', value: m.sent.messages },
     { metric: 'row mix', value: RAW_TABLES.map((t) => `${t} ${m.ws.tables[t].written}`).join(', ') },
@@ -202,7 +239,8 @@ const checkTable = (m: Measured) =>
   table(m.checks.map(([check, got, want]) => ({ check, stored: got, expected: want, ok: got === want ? 'yes' : 'NO' })));
 
 try {
-  const { url } = await ready;
+  const { url, tid } = await ready;
+  simTid = tid;
   say(`simulator ready at ${url}; clusters up`);
   const main = await measure(url, SAMPLE_MS);
   let lost = main.checks.some(([, a, b]) => a !== b);

@@ -24,7 +24,7 @@ async function newRun(): Promise<string> {
   return rows[0]!.run_id;
 }
 
-// Every case runs with the database I/O in its own thread (the default) and on the caller's thread.
+// Every case runs with the database I/O in its own thread (ioThread) and on the caller's thread (the default).
 let ioThread = true;
 
 function writer(runId: string, opts: Partial<ConstructorParameters<typeof CopyWriter>[0]> = {}) {
