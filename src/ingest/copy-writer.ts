@@ -21,7 +21,7 @@ import { BatchSql, errText, isDataError, receivedMsOf, type BatchRequest, type B
 import { ThreadBatchSql } from './batch-thread.ts';
 import { RAW_TABLES, type RawTable } from './raw-tables.ts';
 
-export { isDataError, type GapRecord };
+export type { GapRecord };
 
 export interface CopyWriterOptions {
   connectionString: string;
