@@ -4,7 +4,9 @@
 // run, the ceiling of a bare COPY into the same tables (text and binary, with and without the raw
 // tables' indexes, and for trade-like rows alone). A second configuration runs with the production
 // sampling (INGEST_SAMPLE_MS 250) against the same simulator.
-//   npm run bench -- ingest          (BENCH_SECONDS, BENCH_PAIRS, BENCH_SAMPLE_MS, BENCH_SAMPLE_MS_2 to vary)
+//   npm run bench -- ingest          (BENCH_SECONDS, BENCH_PAIRS, BENCH_SAMPLE_MS, BENCH_SAMPLE_MS_2, BENCH_FLUSH_ROWS,
+//                                     BENCH_IO_THREAD=1 to vary)
+import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -23,6 +25,8 @@ const SAMPLE_MS = Number(process.env.BENCH_SAMPLE_MS ?? 0);
 // Second configuration: production sampling ('' or 'none' to skip).
 const SAMPLE_MS_2 = process.env.BENCH_SAMPLE_MS_2 === 'none' ? null : Number(process.env.BENCH_SAMPLE_MS_2 ?? 250);
 const FLUSH_ROWS = Number(process.env.BENCH_FLUSH_ROWS ?? 20_000);
+// The writer's database I/O on the collector's thread (production default); 1 moves it to its own thread.
+const IO_THREAD = process.env.BENCH_IO_THREAD === '1';
 
 // ---- the simulator in a worker thread (its own core) ------------------------------------------
 const simModule = new URL('../src/sim/index.ts', import.meta.url).href;
@@ -33,7 +37,7 @@ const { parentPort, workerData } = require('node:worker_threads');
   (await import(workerData.tsxApi)).register();
   const { startSimulator } = await import(workerData.simModule);
   const sim = await startSimulator({ seed: 99, pairs: workerData.pairs, rate: 'max', highWaterBytes: 8 * 1024 * 1024 });
-  parentPort.postMessage({ type: 'ready', url: sim.url });
+  parentPort.postMessage({ type: 'ready', url: sim.url, tid: require('node:fs').readlinkSync('/proc/thread-self').split('/').pop() });
   parentPort.on('message', async (m) => {
     if (m === 'pause') { sim.market.pause(); parentPort.postMessage({ type: 'paused', steps: sim.market.steps }); }
     if (m === 'resume') { sim.market.resume(); parentPort.postMessage({ type: 'resumed' }); }
@@ -65,13 +69,43 @@ const ask = async <T>(cmd: string, reply: string): Promise<T> => {
 };
 
 // Listen for 'ready' before anything else awaits: a message without a listener is lost.
-const ready = waitFor<{ url: string }>('ready');
+const ready = waitFor<{ url: string; tid: string }>('ready');
 const clusters = await startBenchClusters();
 const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 const pool = new pg.Pool({ connectionString: clusters.ingestUrl, max: 3 });
 const startRun = async (tag: string) =>
   (await pool.query<{ run_id: string }>(`select run_id from ingest_run__start($1::jsonb, 'bench', 'bench')`,
     [JSON.stringify({ bench: tag, t: Date.now() })])).rows[0]!.run_id;
+
+// CPU time is what the 2 cores have to share, so it is measured too: it varies far less than
+// throughput with the machine's other load.
+const nodeCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const TICK = 100; // USER_HZ
+const statCpu = (file: string) => {
+  try {
+    const st = fs.readFileSync(file, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICK;
+  } catch { return 0; }
+};
+let simTid = '';
+/** CPU seconds of the collector's (main) thread and of the simulator's thread. */
+const threadCpu = () => ({ main: statCpu(`/proc/self/task/${process.pid}/stat`), sim: simTid ? statCpu(`/proc/self/task/${simTid}/stat`) : 0 });
+/** CPU seconds per process of the ingest cluster (backends and background processes, from /proc). */
+async function pgCpu(): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity');
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(f[11]) + Number(f[12])) / TICK);
+    } catch { /* exited */ }
+  }
+  return out;
+}
+const cpuSince = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((a, [pid, v]) => a + v - (before.get(pid) ?? 0), 0);
 
 interface Measured {
   sampleMs: number;
@@ -80,6 +114,8 @@ interface Measured {
   steadyWritten: number;
   messages: number;
   perSecond: number[];
+  /** CPU seconds in the measured window: this process (collector, simulator thread, writer thread, GC) and the cluster. */
+  cpu: { node: number; pg: number; main: number; sim: number };
   latencies: number[];
   rss: number[];
   ws: ReturnType<CopyWriter['stats']>;
@@ -90,7 +126,7 @@ interface Measured {
 /** One configuration: a new run, the collector and writer against the running simulator, then drain and check. */
 async function measure(url: string, sampleMs: number): Promise<Measured> {
   const runId = await startRun(`ingest-${sampleMs}`);
-  const writer = new CopyWriter({ connectionString: clusters.ingestUrl, runId, log, flushRows: FLUSH_ROWS, flushMs: 200 });
+  const writer = new CopyWriter({ connectionString: clusters.ingestUrl, runId, log, flushRows: FLUSH_ROWS, flushMs: 200, ioThread: IO_THREAD });
   const collector = new Collector({
     runId, sink: writer, log, wsUrl: url, l3Token: 'bench', bookDepth: 10, l3Depth: 10, storeLevels: 10,
     sampleMs, policy: { quotes: [], topN: 0 }, subRatePerSec: 100, subBurst: 50, idleMs: 30_000,
@@ -108,6 +144,7 @@ async function measure(url: string, sampleMs: number): Promise<Measured> {
   say(`sampleMs ${sampleMs}: books of ${Object.keys(collector.stats().received.book ?? {}).length} pairs flowing; measuring ${SECONDS} s`);
   const startWritten = written();
   const startFrames = frames();
+  const cpu0 = { node: nodeCpu(), pg: await pgCpu(), ...threadCpu() };
   const startAt = performance.now();
   const latStart = writer.commitLatencies.length;
   const perSecond: number[] = [];
@@ -122,6 +159,8 @@ async function measure(url: string, sampleMs: number): Promise<Measured> {
     rss.push(process.memoryUsage().rss);
   }
   const elapsed = (performance.now() - startAt) / 1000;
+  const t1 = threadCpu();
+  const cpu = { node: nodeCpu() - cpu0.node, pg: cpuSince(cpu0.pg, await pgCpu()), main: t1.main - cpu0.main, sim: t1.sim - cpu0.sim };
   const steadyWritten = written() - startWritten;
   const messages = frames() - startFrames;
   const latencies = writer.commitLatencies.slice(latStart).sort((a, b) => a - b);
@@ -177,7 +216,7 @@ async function measure(url: string, sampleMs: number): Promise<Measured> {
     ['rows in tables = rows accepted', stored.rows, accepted],
     ['rows dropped', dropped, 0],
   ] as const;
-  return { sampleMs, runId, elapsed, steadyWritten, messages, perSecond, latencies, rss, ws, sent, checks: [...checks] };
+  return { sampleMs, runId, elapsed, steadyWritten, messages, perSecond, cpu, latencies, rss, ws, sent, checks: [...checks] };
 }
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -190,6 +229,7 @@ function pipelineRows(m: Measured): Record<string, string | number>[] {
     { metric: 'rows/s per second: min / p50 / max', value: `${sortedPs[0]} / ${quantile(sortedPs, 0.5)} / ${sortedPs.at(-1)}` },
     { metric: 'batches; rows per batch (mean)', value: `${m.latencies.length}; ${batchRows}` },
     { metric: 'batch commit latency p50 / p99 / max', value: `${quantile(m.latencies, 0.5).toFixed(1)} / ${quantile(m.latencies, 0.99).toFixed(1)} / ${(m.latencies.at(-1) ?? NaN).toFixed(1)} ms` },
+    { metric: 'CPU per committed row: collector thread / simulator thread / other node threads (GC, writer I/O) / PostgreSQL', value: [m.cpu.main, m.cpu.sim, m.cpu.node - m.cpu.main - m.cpu.sim, m.cpu.pg].map((c) => ((1e6 * c) / m.steadyWritten).toFixed(1)).join(' / ') + ' µs (budget on 2 cores at 100 k rows/s: 20 µs in all)' },
     { metric: 'RSS p50 / max (collector + simulator thread)', value: `${mb(quantile([...m.rss].sort((a, b) => a - b), 0.5))} / ${mb(Math.max(...m.rss))}` },
     { metric: 'simulator messages sent (this configuration)', value: m.sent.messages },
     { metric: 'row mix', value: RAW_TABLES.map((t) => `${t} ${m.ws.tables[t].written}`).join(', ') },
@@ -199,7 +239,8 @@ const checkTable = (m: Measured) =>
   table(m.checks.map(([check, got, want]) => ({ check, stored: got, expected: want, ok: got === want ? 'yes' : 'NO' })));
 
 try {
-  const { url } = await ready;
+  const { url, tid } = await ready;
+  simTid = tid;
   say(`simulator ready at ${url}; clusters up`);
   const main = await measure(url, SAMPLE_MS);
   let lost = main.checks.some(([, a, b]) => a !== b);
@@ -289,7 +330,8 @@ try {
   const tradeOnly = await bareCopy(20_000, ['trade_samples']);
   const bookOnly = await bareCopy(20_000, ['l2_snap_metrics', 'l3_queue_metrics']);
   // Index maintenance: the same rows into scratch tables shaped like the raw tables, without and with
-  // the two indexes of every raw partition ((symbol, received_at) and (txid)).
+  // the two indexes every raw partition had before migration current/2-ingest ((symbol, received_at) and (txid));
+  // the raw partitions now keep (symbol, received_at) on L2 rows only.
   const scratch = (t: RawTable) => `bench_scratch_${t}`;
   for (const t of RAW_TABLES) await c.query(`drop table if exists ${scratch(t)}; create table ${scratch(t)} (like kapitaal.${t} including defaults including constraints)`);
   const noIdx = await bareCopy(20_000, RAW_TABLES, scratch);
@@ -311,7 +353,7 @@ try {
   const ceiling = rate(same);
   const best = Math.max(rate(same), rate(big), rate(binary));
   const body = [
-    `Simulator (${PAIRS} pairs, rate max, own worker thread) → collector (sampleMs ${SAMPLE_MS}: ${SAMPLE_MS === 0 ? 'a row per book/level3 message' : 'sampled'}) → CopyWriter (flush ${FLUSH_ROWS} rows / 200 ms, flow control at one waiting batch) → ingest cluster (durable settings), ${main.elapsed.toFixed(0)} s measured after warm-up.`,
+    `Simulator (${PAIRS} pairs, rate max, own worker thread) → collector (sampleMs ${SAMPLE_MS}: ${SAMPLE_MS === 0 ? 'a row per book/level3 message' : 'sampled'}) → CopyWriter (flush ${FLUSH_ROWS} rows / 200 ms, flow control at one waiting batch, database I/O ${IO_THREAD ? 'in its own thread' : 'on the collector thread'}) → ingest cluster (durable settings), ${main.elapsed.toFixed(0)} s measured after warm-up.`,
     '',
     table([
       ...pipelineRows(main),
@@ -322,14 +364,14 @@ try {
       { metric: 'pipeline / best bare COPY above', value: `${((100 * sustained) / best).toFixed(0)} %` },
     ]),
     '',
-    'Reading it: the pipeline shares the 2 cores between the simulator thread, the collector thread and the PostgreSQL backend (and whatever else runs on the machine); the bare COPY runs alone after the simulator is paused. Before the fast parser, the cached book keys and the writer\'s flow control, this benchmark measured 3 195 rows/s (29 % of its ceiling) and 4 141 rows/s (13 %) on the same machine. Timings vary a lot with the machine\'s other load; compare rows of one run. Details: docs/INGEST.md, section Performance.',
+    'Reading it: the pipeline shares the 2 cores between the simulator thread, the collector thread and the PostgreSQL backend (and whatever else runs on the machine); the bare COPY runs alone after the simulator is paused. Before the fast parser, the cached book keys and the writer\'s flow control, this benchmark measured 3 195 rows/s (29 % of its ceiling) and 4 141 rows/s (13 %) on the same machine. Timings vary a lot with the machine\'s other load; compare rows of one run, and read the CPU per row, which varies much less. Details: docs/INGEST.md, section Performance.',
     '',
     'Bare COPY by row kind and index maintenance (same rows, text, 20 000-row batches, one connection):',
     '',
     table([
-      { rows: 'trade-like (trade_samples only)', 'raw partitions (2 indexes)': `${rate(tradeOnly)} rows/s`, 'scratch table, no index': `${rate(noIdxTrade)} rows/s` },
-      { rows: 'L2/L3 (numeric[] arrays)', 'raw partitions (2 indexes)': `${rate(bookOnly)} rows/s`, 'scratch table, no index': `${rate(noIdxBook)} rows/s` },
-      { rows: 'all four tables (the mix above)', 'raw partitions (2 indexes)': `${rate(big)} rows/s`, 'scratch table, no index': `${rate(noIdx)} rows/s (scratch with the 2 indexes: ${rate(withIdx)})` },
+      { rows: 'trade-like (trade_samples only)', 'raw partitions (txid; + (symbol, received_at) on L2)': `${rate(tradeOnly)} rows/s`, 'scratch table, no index': `${rate(noIdxTrade)} rows/s` },
+      { rows: 'L2/L3 (numeric[] arrays)', 'raw partitions (txid; + (symbol, received_at) on L2)': `${rate(bookOnly)} rows/s`, 'scratch table, no index': `${rate(noIdxBook)} rows/s` },
+      { rows: 'all four tables (the mix above)', 'raw partitions (txid; + (symbol, received_at) on L2)': `${rate(big)} rows/s`, 'scratch table, no index': `${rate(noIdx)} rows/s (scratch with both indexes on every table, as before: ${rate(withIdx)})` },
     ]),
     '',
     'Zero-loss checks (after pausing the simulator and draining):',

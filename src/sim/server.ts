@@ -308,23 +308,26 @@ class SimServer {
     const b = m.book;
     const extra = this.faultCfg.unknownFields;
     if (ps.book.size > 0 && res.events.length > 0) {
-      const cs = this.corrupt(sym, this.bookChecksum(b));
+      // Checksums only for messages that go out (a step that changed only deep levels sends none).
+      let cs: number | undefined;
       for (const [depth, conns] of ps.book) {
         if (conns.size === 0) continue;
         const bids = l2Touches(b, res, 'bid', depth);
         const asks = l2Touches(b, res, 'ask', depth);
         if (bids.length + asks.length === 0) continue;
+        cs ??= this.corrupt(sym, this.bookChecksum(b));
         const text = enc.bookMessage('update', sym, bids, asks, cs, res.ts, extra);
         for (const c of conns) this.sendData(c, text, 'book', sym, 'update', bids.length + asks.length);
       }
     }
     if (ps.level3.size > 0 && res.events.length > 0) {
-      const cs = this.corrupt(sym, this.l3Checksum(b));
+      let cs: number | undefined;
       for (const [depth, conns] of ps.level3) {
         if (conns.size === 0) continue;
         const bids = l3Events(b, res, 'bid', depth);
         const asks = l3Events(b, res, 'ask', depth);
         if (bids.length + asks.length === 0) continue;
+        cs ??= this.corrupt(sym, this.l3Checksum(b));
         const text = enc.l3Message('update', sym, bids, asks, cs, res.ts, extra);
         for (const c of conns) this.sendData(c, text, 'level3', sym, 'update', bids.length + asks.length);
       }

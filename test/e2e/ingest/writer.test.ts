@@ -24,9 +24,12 @@ async function newRun(): Promise<string> {
   return rows[0]!.run_id;
 }
 
+// Every case runs with the database I/O in its own thread (ioThread) and on the caller's thread (the default).
+let ioThread = true;
+
 function writer(runId: string, opts: Partial<ConstructorParameters<typeof CopyWriter>[0]> = {}) {
   const cap = captureLog();
-  const w = new CopyWriter({ connectionString: db.url, runId, log: cap.log, retryMinMs: 20, retryMaxMs: 200, ...opts });
+  const w = new CopyWriter({ connectionString: db.url, runId, log: cap.log, retryMinMs: 20, retryMaxMs: 200, ioThread, ...opts });
   writers.push(w);
   return { w, cap };
 }
@@ -41,7 +44,10 @@ async function tradeIds(runId: string): Promise<number[]> {
   return rows.map((r) => Number(r.trade_id));
 }
 
-describe('CopyWriter', () => {
+describe.each([true, false])('CopyWriter (I/O thread: %s)', (thread) => {
+  beforeAll(() => {
+    ioThread = thread;
+  });
   it('stores text with tabs, newlines and backslashes, and decimals digit for digit', async () => {
     const run = await newRun();
     const { w } = writer(run);
@@ -100,7 +106,7 @@ describe('CopyWriter', () => {
     const url = db.url.replace(/:(\d+)\//, `:${await closedPort()}/`);
     const cap = captureLog();
     const line = trade(run, 1);
-    const w = new CopyWriter({ connectionString: url, runId: run, log: cap.log, flushRows: 10, flushMs: 20,
+    const w = new CopyWriter({ connectionString: url, runId: run, log: cap.log, flushRows: 10, flushMs: 20, ioThread,
       retryMinMs: 10, retryMaxMs: 50, maxBufferBytes: 20 * (line.length + 40) });
     writers.push(w);
     let pressure = 0;
@@ -135,7 +141,7 @@ describe('CopyWriter', () => {
     const proxy = await pgProxy(db.url);
     const line = trade(run, 1);
     const cap = captureLog();
-    const w = new CopyWriter({ connectionString: proxy.url, runId: run, log: cap.log, flushRows: 5, flushMs: 20,
+    const w = new CopyWriter({ connectionString: proxy.url, runId: run, log: cap.log, flushRows: 5, flushMs: 20, ioThread,
       retryMinMs: 10, retryMaxMs: 100, maxBufferBytes: 30 * (line.length + 40) });
     writers.push(w);
     let id = 0;

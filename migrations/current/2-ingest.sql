@@ -1,0 +1,3 @@
+--!include schema/raw_ticker_samples.sql
+--!include schema/raw_trade_samples.sql
+--!include schema/raw_l3_queue_metrics.sql
