@@ -7,3 +7,4 @@
 --!include decision/grants.sql
 --!include decision/evaluation__run.sql
 --!include decision/sync_run_symbol_state_to_decision.sql
+--!include state/strategy_readiness.sql
