@@ -1,3 +1,0 @@
---!include schema/raw_ticker_samples.sql
---!include schema/raw_trade_samples.sql
---!include schema/raw_l3_queue_metrics.sql
