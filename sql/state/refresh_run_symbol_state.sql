@@ -105,7 +105,9 @@ begin
     from kapitaal.state__compose_cached(p_run_id) c
     -- previous regime columns (hash join: see enable_nestloop above)
     left join kapitaal.run_symbol_state p on p.run_id = p_run_id and p.symbol = c.symbol
-    cross join lateral kapitaal.regime__indicate(c, p.regime, v_policy, v_now) ind
+    -- offset 0: the indication is computed once per symbol; without it the inlined CASE would be
+    -- copied into every reference regime__step and the insert make to ind.regime
+    cross join lateral (select * from kapitaal.regime__indicate(c, p.regime, v_policy, v_now) offset 0) ind
     cross join lateral kapitaal.regime__step(p.regime, p.regime_since, p.regime_candidate, p.regime_streak,
                                              ind.regime, v_policy, v_now) st
   on conflict (run_id, symbol) do update set

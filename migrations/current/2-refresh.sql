@@ -1,0 +1,4 @@
+--!include state/run_symbol_state.sql
+--!include state/regime.sql
+--!include state/refresh_run_symbol_state.sql
+--!include state/grants.sql
