@@ -29,6 +29,9 @@ set work_mem = '64MB'
 -- are 1, and a nested loop then re-reads the run's previous state rows once per symbol (seen:
 -- 125 k rows filtered for 500 symbols); hash joins cost the same at any estimate.
 set enable_nestloop = off
+-- One plan per statement and session: under the default mode the first five refreshes of a
+-- session each plan the state upsert again (compose and regime inlined, ~15 ms each).
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
