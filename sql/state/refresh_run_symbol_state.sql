@@ -29,6 +29,9 @@ set work_mem = '64MB'
 -- are 1, and a nested loop then re-reads the run's previous state rows once per symbol (seen:
 -- 125 k rows filtered for 500 symbols); hash joins cost the same at any estimate.
 set enable_nestloop = off
+-- One plan per statement and session: under the default mode the first five refreshes of a
+-- session each plan the state upsert again (compose and regime inlined, ~15 ms each).
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -105,7 +108,9 @@ begin
     from kapitaal.state__compose_cached(p_run_id) c
     -- previous regime columns (hash join: see enable_nestloop above)
     left join kapitaal.run_symbol_state p on p.run_id = p_run_id and p.symbol = c.symbol
-    cross join lateral kapitaal.regime__indicate(c, p.regime, v_policy, v_now) ind
+    -- offset 0: the indication is computed once per symbol; without it the inlined CASE would be
+    -- copied into every reference regime__step and the insert make to ind.regime
+    cross join lateral (select * from kapitaal.regime__indicate(c, p.regime, v_policy, v_now) offset 0) ind
     cross join lateral kapitaal.regime__step(p.regime, p.regime_since, p.regime_candidate, p.regime_streak,
                                              ind.regime, v_policy, v_now) st
   on conflict (run_id, symbol) do update set

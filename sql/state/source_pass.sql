@@ -18,41 +18,56 @@ returns table (
 language sql
 stable
 as $$
+  -- Each table is read by a subquery that computes its per-row expressions once (offset 0 keeps
+  -- the planner from copying them into every aggregate that uses them): one key array per row,
+  -- [epoch, seq, payload…]. Open/close/newest are the min/max of that one array: (epoch, seq) is
+  -- unique, so the order of longer arrays is decided by their first two elements and a slice of
+  -- the min/max equals the min/max of the shorter array.
   with t as (
-    select r.symbol, date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
-           count(*)::integer as n,
-           min(array[extract(epoch from r.received_at), r.seq, (r.bid + r.ask) * 0.5]) as open_key,
+    select r.symbol, r.bucket_start, count(*)::integer as n,
+           (min(r.k))[1:3] as open_key,
            -- [epoch, seq, mid, bid, ask]: [1:3] is the bucket's close, the rest the newest quote
-           max(array[extract(epoch from r.received_at), r.seq, (r.bid + r.ask) * 0.5, r.bid, r.ask]) as last,
+           max(r.k) as last,
            max(r.received_at) as at
-      from kapitaal.ticker_samples r
-     where r.run_id = p_run_id and r.txid >= p_lo_ticker and r.txid < p_hi
+      from (select r.symbol, r.received_at,
+                   date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+                   array[extract(epoch from r.received_at), r.seq, (r.bid + r.ask) * 0.5, r.bid, r.ask] as k
+              from kapitaal.ticker_samples r
+             where r.run_id = p_run_id and r.txid >= p_lo_ticker and r.txid < p_hi
+            offset 0) r
      group by 1, 2
   ), d as (
-    select r.symbol, date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
-           count(*)::integer as n,
-           sum(r.price * r.qty) as quote_volume,
-           coalesce(sum(r.price * r.qty) filter (where r.side = 'buy'), 0) as buy_quote_volume,
+    select r.symbol, r.bucket_start, count(*)::integer as n,
+           sum(r.qv) as quote_volume,
+           coalesce(sum(r.qv) filter (where r.side = 'buy'), 0) as buy_quote_volume,
            min(r.trade_id) as min_id, max(r.trade_id) as max_id,
-           max(array[extract(epoch from r.received_at), r.seq, r.price]) as last,
+           max(r.k) as last,
            max(r.received_at) as at
-      from kapitaal.trade_samples r
-     where r.run_id = p_run_id and r.txid >= p_lo_trade and r.txid < p_hi
+      from (select r.symbol, r.received_at, r.side, r.trade_id, r.price * r.qty as qv,
+                   date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+                   array[extract(epoch from r.received_at), r.seq, r.price] as k
+              from kapitaal.trade_samples r
+             where r.run_id = p_run_id and r.txid >= p_lo_trade and r.txid < p_hi
+            offset 0) r
      group by 1, 2
   ), b2 as (
-    select r.symbol, date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
-           count(*)::integer as n,
+    select r.symbol, r.bucket_start, count(*)::integer as n,
            count(*) filter (where not r.checksum_ok)::integer as bad_n,
            count(*) filter (where r.is_snapshot)::integer as snapshot_n,
-           min(array[extract(epoch from r.received_at), r.seq, (r.bid_px[1] + r.ask_px[1]) * 0.5])
-             filter (where r.checksum_ok and r.bid_px[1] is not null and r.ask_px[1] is not null) as open_key,
-           max(array[extract(epoch from r.received_at), r.seq, (r.bid_px[1] + r.ask_px[1]) * 0.5])
-             filter (where r.checksum_ok and r.bid_px[1] is not null and r.ask_px[1] is not null) as close_key,
+           -- [epoch, seq, mid] of the valid two-sided samples
+           min(r.k) filter (where r.valid) as open_key,
+           max(r.k) filter (where r.valid) as close_key,
            -- newest sample, valid or not: [epoch, seq]; its book is fetched by seq afterwards
-           max(array[extract(epoch from r.received_at), r.seq]) as last,
+           (max(r.k))[1:2] as last,
            max(r.received_at) as at
-      from kapitaal.l2_snap_metrics r
-     where r.run_id = p_run_id and r.txid >= p_lo_l2 and r.txid < p_hi
+      from (select r.symbol, r.received_at, r.checksum_ok, r.is_snapshot,
+                   date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+                   r.checksum_ok and x.bid is not null and x.ask is not null as valid,
+                   array[extract(epoch from r.received_at), r.seq, (x.bid + x.ask) * 0.5] as k
+              from kapitaal.l2_snap_metrics r
+             cross join lateral (select r.bid_px[1] as bid, r.ask_px[1] as ask) x
+             where r.run_id = p_run_id and r.txid >= p_lo_l2 and r.txid < p_hi
+            offset 0) r
      group by 1, 2
   ), b3 as (
     select r.symbol, date_bin(kapitaal.state__bucket_width(), r.received_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,

@@ -147,3 +147,49 @@ describe('regime hysteresis', () => {
     expect(await regimeOf(run, 'TREND/USD')).toMatchObject({ regime: 'TREND' });
   });
 });
+
+// Every branch of regime__indicate with its exact reason text, also with the exit margin that
+// relaxes the thresholds of the current regime. The expected strings are what the former
+// plpgsql version returned: the SQL rewrite (inlined into the refresh) must say the same.
+describe('regime__indicate branch by branch', () => {
+  const base = {
+    run_id: 1, symbol: 'X/USD', generation_id: 1, refreshed_at: '2026-01-01T00:05:00Z',
+    last_ticker_at: '2026-01-01T00:04:59Z', last_l2_at: '2026-01-01T00:04:59Z', book_source: 'l2', mid: '100',
+    book_valid: true, spread_bps: '2', bid_depth_50bps_quote: '5000', ask_depth_50bps_quote: '4000', trades_5m: 10,
+    price_buckets_5m: 30, vol_1m_bps: '5', vol_5m_bps: '10', trend_strength_5m: '0.2', ret_5m_bps: '3',
+    l2_checksum_failures_1m: 0, l3_checksum_failures_1m: 0, trade_id_gaps_5m: 0,
+  };
+  it.each<[string, string | null, Record<string, unknown>, string, string]>([
+    ['no book', null, { mid: null }, 'CHAOS', 'NO_BOOK: no L2 book or ticker quote'],
+    ['no L2', null, { book_source: 'ticker' }, 'CHAOS', 'NO_L2_BOOK: depth and spread unknown without a two-sided L2 book'],
+    ['invalid book', null, { book_valid: false }, 'CHAOS', 'BOOK_INVALID: newest L2 sample failed its checksum'],
+    ['stale', null, { last_l2_at: '2026-01-01T00:04:00Z', last_ticker_at: '2026-01-01T00:04:10Z' }, 'CHAOS', 'DATA_STALE: newest L2/ticker data 00:00:50 old > 00:00:30'],
+    ['checksums', null, { l2_checksum_failures_1m: 2, l3_checksum_failures_1m: 1 }, 'CHAOS', 'CHECKSUM_FAILURES: 2 L2 + 1 L3 checksum failures in 1 m >= 3'],
+    ['trade gaps', null, { trade_id_gaps_5m: 25 }, 'CHAOS', 'TRADE_GAPS: 25 trade ids missing in 5 m >= 20'],
+    ['short history', null, { price_buckets_5m: 4 }, 'CHAOS', 'INSUFFICIENT_HISTORY: 4 price buckets in 5 m < 6'],
+    ['extreme vol', null, { vol_1m_bps: '250.5' }, 'CHAOS', 'EXTREME_VOLATILITY: vol_1m 250.5 bps >= 200.0000'],
+    ['extreme vol kept', 'CHAOS', { vol_1m_bps: '170' }, 'CHAOS', 'EXTREME_VOLATILITY: vol_1m 170 bps >= 160.0000'],
+    ['wide', null, { spread_bps: '55.25' }, 'LOW_LIQUIDITY', 'WIDE_SPREAD: spread 55.25 bps >= 50.0000'],
+    ['wide kept', 'LOW_LIQUIDITY', { spread_bps: '41' }, 'LOW_LIQUIDITY', 'WIDE_SPREAD: spread 41 bps >= 40.0000'],
+    ['thin', null, { ask_depth_50bps_quote: '1500' }, 'LOW_LIQUIDITY', 'THIN_BOOK: thinner side 1500 quote within 50 bps < 2000.0000'],
+    ['thin kept', 'LOW_LIQUIDITY', { ask_depth_50bps_quote: '2400' }, 'LOW_LIQUIDITY', 'THIN_BOOK: thinner side 2400 quote within 50 bps < 2500.0000'],
+    ['one side unknown', null, { ask_depth_50bps_quote: null }, 'RANGE', 'vol_5m 10 bps, trend_strength_5m 0.2, ret_5m 3 bps, spread 2 bps'],
+    ['few trades', null, { trades_5m: 2 }, 'LOW_LIQUIDITY', 'FEW_TRADES: 2 trades in 5 m < 3.0000'],
+    ['few trades kept', 'LOW_LIQUIDITY', { trades_5m: 3 }, 'LOW_LIQUIDITY', 'FEW_TRADES: 3 trades in 5 m < 3.7500'],
+    ['high vol', null, { vol_5m_bps: '90' }, 'HIGH_VOLATILITY', 'vol_5m 90 bps >= 80.0000'],
+    ['high vol kept', 'HIGH_VOLATILITY', { vol_5m_bps: '70' }, 'HIGH_VOLATILITY', 'vol_5m 70 bps >= 64.0000'],
+    ['trend', null, { trend_strength_5m: '-0.6', ret_5m_bps: '-20' }, 'TREND', 'trend_strength_5m -0.6 (|.| >= 0.5000), ret_5m -20 bps (|.| >= 15.0000)'],
+    ['trend kept', 'TREND', { trend_strength_5m: '0.45', ret_5m_bps: '13' }, 'TREND', 'trend_strength_5m 0.45 (|.| >= 0.4000), ret_5m 13 bps (|.| >= 12.0000)'],
+    ['range', 'TREND', { trend_strength_5m: '0.35', ret_5m_bps: '13' }, 'RANGE', 'vol_5m 10 bps, trend_strength_5m 0.35, ret_5m 13 bps, spread 2 bps'],
+  ])('%s', async (_name, current, patch, regime, reason) => {
+    await resetPolicy();
+    const { rows } = await db.pool.query(
+      `select i.regime, i.reason
+         from regime_policy p
+        cross join lateral regime__indicate(jsonb_populate_record(null::run_symbol_state, $1::jsonb), $2, p, '2026-01-01T00:05:00Z') i
+        where p.policy = 'default'`,
+      [JSON.stringify({ ...base, ...patch }), current],
+    );
+    expect(rows).toEqual([{ regime, reason }]);
+  });
+});

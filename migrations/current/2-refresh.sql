@@ -1,0 +1,5 @@
+--!include state/run_symbol_state.sql
+--!include state/source_pass.sql
+--!include state/regime.sql
+--!include state/refresh_run_symbol_state.sql
+--!include state/grants.sql
