@@ -25,12 +25,28 @@ async function book(q: Q, symbol: string, bids: [string, string][], asks: [strin
 }
 
 let tradeId = 0;
-async function trade(q: Q, symbol: string, side: 'buy' | 'sell', price: string, qty: string) {
-  await q.query(
+async function trade(q: Q, symbol: string, side: 'buy' | 'sell', price: string, qty: string): Promise<string> {
+  const { rows } = await q.query(
     `insert into trade_samples (run_id, symbol, side, price, qty, ord_type, trade_id, exchange_ts, received_at)
-     values ($1, $2, $3, $4::numeric, $5::numeric, 'limit', $6, clock_timestamp(), clock_timestamp())`,
+     values ($1, $2, $3, $4::numeric, $5::numeric, 'limit', $6, clock_timestamp(), clock_timestamp())
+     returning txid::text`,
     [runId, symbol, side, price, qty, ++tradeId],
   );
+  return rows[0].txid as string;
+}
+
+/**
+ * Waits until the txid horizon has passed a committed write. Any backend of this database that
+ * holds an older xid (an autovacuum ANALYZE of the freshly cloned tables, under load) holds the
+ * horizon back for a moment; the view then rightly does not show the row yet.
+ */
+async function visible(txid: string) {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await db.pool.query('select kapitaal.raw_txid_horizon() > $1::xid8 as ok', [txid]);
+    if (rows[0].ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`txid horizon did not pass ${txid} within 5 s`);
 }
 
 describe('PgMarketView', () => {
@@ -53,18 +69,14 @@ describe('PgMarketView', () => {
     const fast = await db.client();
     await slow.query('begin');
     await slow.query('select pg_current_xact_id()'); // takes its txid now: the older transaction
-    await trade(slow, 'SOL/USD', 'buy', '150.10', '2.00000000');
-    await trade(fast, 'SOL/USD', 'sell', '150.00', '1.00000000'); // commits first
+    const slowTxid = await trade(slow, 'SOL/USD', 'buy', '150.10', '2.00000000');
+    const fastTxid = await trade(fast, 'SOL/USD', 'sell', '150.00', '1.00000000'); // commits first
     const first = await mv.tradesSince('SOL/USD', start.cursor);
     expect(first.trades).toEqual([]); // held back: an older transaction is still open
     await slow.query('commit');
-    // Another backend of this database holding an xid (an autovacuum ANALYZE under load) may hold
-    // the horizon back a moment longer: wait for the rows, then check they come exactly once.
-    let second = await mv.tradesSince('SOL/USD', first.cursor);
-    for (let i = 0; i < 100 && second.trades.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      second = await mv.tradesSince('SOL/USD', first.cursor);
-    }
+    await visible(fastTxid);
+    await visible(slowTxid);
+    const second = await mv.tradesSince('SOL/USD', first.cursor);
     expect(second.trades.map((t) => [t.side, t.price, t.qty])).toEqual([
       ['buy', '150.10', '2.00000000'],
       ['sell', '150.00', '1.00000000'],
@@ -76,7 +88,7 @@ describe('PgMarketView', () => {
     await book(db.pool, S, [['59999.9', '2.00000000']], [['60000.1', '1.00000000']]);
     const paper = new PaperExchange({ market: new PgMarketView(db.pool, { runId }) });
     await paper.addOrder({ clientOrderId: 'pg-mk-1', symbol: S, side: 'buy', orderType: 'limit', price: '59999.9', qty: '0.5', postOnly: true });
-    await trade(db.pool, S, 'sell', '59999.9', '2.2'); // 2 ahead of us, 0.2 to us
+    await visible(await trade(db.pool, S, 'sell', '59999.9', '2.2')); // 2 ahead of us, 0.2 to us
     expect(await paper.queryOrderByClientId('pg-mk-1')).toMatchObject({ status: 'partially_filled', qtyExec: '0.2', cost: '11999.98', fee: '29.99995' });
     await paper.addOrder({ clientOrderId: 'pg-tk-1', symbol: S, side: 'buy', orderType: 'market', qty: '1.5', postOnly: false });
     // Only 1 on the ask side: the rest of a market order is cancelled.
