@@ -1,5 +1,0 @@
---!include state/run_symbol_state.sql
---!include state/source_pass.sql
---!include state/regime.sql
---!include state/refresh_run_symbol_state.sql
---!include state/grants.sql
