@@ -122,6 +122,20 @@ async function loadHistory(pool: pg.Pool, run: number, rows: number, startS: num
   return { seconds: (performance.now() - t) / 1000, rows: loaded };
 }
 
+const PROFILE = process.env.BENCH_REFRESH_PROFILE;
+
+/** A connection whose statements (nested ones included) auto_explain prints to stderr with their run times. */
+async function profiledClient(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  c.on('notice', (m) => process.stderr.write(`[profile] ${m.message ?? ''}\n`));
+  await c.query(`load 'auto_explain'`);
+  await c.query(`set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
+    set auto_explain.log_analyze = on; set auto_explain.log_buffers = on; set auto_explain.log_level = notice;
+    set auto_explain.log_timing = ${PROFILE === 'timing' ? 'on' : 'off'}`);
+  return c;
+}
+
 interface Sample { wallMs: number; serverMs: number; rowsRead: number; symbols: number; recomputed: number }
 
 const median = (xs: Sample[]) => (xs.length ? quantile(xs.map((x) => x.serverMs).sort((a, b) => a - b), 0.5).toFixed(1) : '–');
@@ -134,8 +148,12 @@ async function refreshLoop(pool: pg.Pool, run: number, clock: { s: number; trade
     clock.s += CADENCE_S;
     await settle(pool);
     const now = new Date(T0 + clock.s * 1000);
+    // BENCH_REFRESH_PROFILE=1 (or =timing for per-node times): the second-to-last refresh of each size
+    // (a delta-path one) runs on its own connection with auto_explain reporting every statement as a NOTICE.
+    const profile = PROFILE && i === n - 2 ? await profiledClient(clusters.ingestUrl) : undefined;
     const t = performance.now();
-    const { rows } = await pool.query(`select rows_read, symbols, symbols_recomputed, duration_ms from refresh_run_symbol_state($1, $2)`, [run, now]);
+    const { rows } = await (profile ?? pool).query(`select rows_read, symbols, symbols_recomputed, duration_ms from refresh_run_symbol_state($1, $2)`, [run, now]);
+    await profile?.end();
     out.push({ wallMs: performance.now() - t, serverMs: Number(rows[0].duration_ms), rowsRead: rows[0].rows_read, symbols: rows[0].symbols, recomputed: rows[0].symbols_recomputed });
   }
   return out;
