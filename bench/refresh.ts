@@ -226,7 +226,7 @@ try {
     '',
     table(results),
     '',
-    `Median ratio largest/smallest size: **${ratio.toFixed(2)}** (target < 1.2); target median < 50 ms.`,
+    (Number.isNaN(ratio) ? 'Median ratio largest/smallest size: n/a (one size measured)' : `Median ratio largest/smallest size: **${ratio.toFixed(2)}** (target < 1.2)`) + '; target median < 50 ms.',
     '',
     `Machine calibration at the end of the run: \`select count(*) from generate_series(1, 1000000)\` took ` +
       `${quantile(cal, 0.5).toFixed(0)} ms (median of 5) with a 1-minute load average of ${load} on ${(await import('node:os')).cpus().length} cores.`,
