@@ -8,7 +8,7 @@ import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { chainTask } from '../src/decision/chain.ts';
 import { createLogger, mark } from '../src/log/logger.ts';
-import { runRefreshCycle } from '../src/worker/refresh-cycle.ts';
+import { runRefreshCycle } from '../src/state/refresh.ts';
 
 export const payloadSchema = z
   .object({

@@ -32,6 +32,11 @@ export interface RefreshJobOutcome extends RefreshOutcome {
   next_run_at: string | null;
 }
 
+export interface RefreshCycleOutcome extends RefreshJobOutcome {
+  /** immediate: raw rows were waiting, the next refresh runs now; cadence: idle, after the cadence; null: not re-queued. */
+  next_mode: 'immediate' | 'cadence' | null;
+}
+
 const NUMERIC_FIELDS = [
   'generation_id',
   'run_id',
@@ -64,7 +69,7 @@ export async function refreshRunSymbolState(db: Queryable, runId: number, now?: 
   return normalise<RefreshOutcome>(rows[0]);
 }
 
-/** The refresh job's body: refresh, then re-queue in the same transaction while the run is running. */
+/** The old refresh job's body (always waits the cadence); the cycle benchmark's baseline scheduling. */
 export async function runRefreshJob(db: Queryable, runId: number, cadenceSeconds?: number): Promise<RefreshJobOutcome> {
   const { rows } = await db.query('select * from kapitaal.run_symbol_state__refresh_job($1, $2)', [
     runId,
@@ -72,3 +77,16 @@ export async function runRefreshJob(db: Queryable, runId: number, cadenceSeconds
   ]);
   return normalise<RefreshJobOutcome>(rows[0]);
 }
+
+/**
+ * The refresh task's body (run_symbol_state__refresh_cycle): refresh, then queue the next refresh in the
+ * same transaction while the run is running, at once when raw rows wait, else after the cadence.
+ */
+export async function runRefreshCycle(db: Queryable, runId: number, cadenceSeconds?: number): Promise<RefreshCycleOutcome> {
+  const { rows } = await db.query('select * from kapitaal.run_symbol_state__refresh_cycle($1, $2)', [
+    runId,
+    cadenceSeconds ?? null,
+  ]);
+  return normalise<RefreshCycleOutcome>(rows[0]);
+}
+
