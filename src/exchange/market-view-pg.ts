@@ -3,9 +3,10 @@
 // (`::text[]`, `::text`) so that no value passes through a float.
 //
 // Trades are read by transaction-id watermark, the same method the refresh uses: rows whose
-// inserting transaction id lies in [previous xmin, current xmin). Every transaction below the current
-// snapshot's xmin has finished, so each committed row is read exactly once even when a transaction
-// commits after a later one.
+// inserting transaction id lies in [previous horizon, current horizon), the horizon being
+// kapitaal.raw_txid_horizon(). Every transaction of this database below it has finished, so each
+// committed row is read exactly once even when a transaction commits after a later one; unlike the
+// snapshot xmin, a long transaction in another database of the cluster does not hold it back.
 import type pg from 'pg';
 import type { BookView, MarketTrade } from './matching.ts';
 import type { MarketView, TradesPage } from './market-view.ts';
@@ -42,30 +43,28 @@ export class PgMarketView implements MarketView {
   }
 
   async tradesSince(symbol: string, cursor: string | null): Promise<TradesPage> {
-    if (cursor === null) {
-      const { rows } = await this.db.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
-      return { trades: [], cursor: rows[0]!.xmin };
-    }
-    if (!/^\d+$/.test(cursor)) throw new RangeError('malformed market cursor');
+    if (cursor !== null && !/^\d+$/.test(cursor)) throw new RangeError('malformed market cursor');
+    // Its own statement, before the read: rows below the horizon are final and visible to
+    // every statement that starts after it.
+    const h = await this.db.query<{ horizon: string }>('select kapitaal.raw_txid_horizon()::text as horizon');
+    const horizon = h.rows[0]!.horizon;
+    if (cursor === null) return { trades: [], cursor: horizon };
     const limit = this.opts.limit ?? 5000;
-    // One statement, one snapshot: the xmin and the rows agree.
     const { rows } = await this.db.query<{
-      xmin: string; txid: string; price: string; qty: string; side: 'buy' | 'sell'; trade_id: string; exchange_ts: Date;
+      txid: string; price: string; qty: string; side: 'buy' | 'sell'; trade_id: string; exchange_ts: Date;
     }>(
-      `with w as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)
-       select w.xmin::text as xmin, t.txid::text as txid, t.price::text as price, t.qty::text as qty, t.side,
+      `select t.txid::text as txid, t.price::text as price, t.qty::text as qty, t.side,
               t.trade_id::text as trade_id, t.exchange_ts
-         from w
-         left join kapitaal.trade_samples t
-           on t.symbol = $1 and t.txid >= $2::xid8 and t.txid < w.xmin
+         from kapitaal.trade_samples t
+        where t.symbol = $1 and t.txid >= $2::xid8 and t.txid < $5::xid8
           and ($3::bigint is null or t.run_id = $3::bigint)
         order by t.txid, t.trade_id, t.seq
         limit $4`,
-      [symbol, cursor, this.opts.runId?.toString() ?? null, limit + 1],
+      [symbol, cursor, this.opts.runId?.toString() ?? null, limit + 1, horizon],
     );
-    const xmin = rows[0]?.xmin ?? cursor;
-    let data = rows.filter((r) => r.txid !== null);
-    let next = xmin;
+    // The horizon never moves back, but a cursor from a larger limit page may lie above it.
+    let data = rows;
+    let next = BigInt(horizon) > BigInt(cursor) ? horizon : cursor;
     if (data.length > limit) {
       // Stop before the last transaction we may have read only in part.
       const lastTx = data[limit]!.txid;
@@ -73,8 +72,8 @@ export class PgMarketView implements MarketView {
       next = lastTx;
       if (data.length === 0) {
         // One transaction larger than the limit: take it whole rather than stall.
-        const all = await this.db.query<{ price: string; qty: string; side: 'buy' | 'sell'; trade_id: string; exchange_ts: Date; txid: string; xmin: string }>(
-          `select $2::text as xmin, t.txid::text as txid, t.price::text as price, t.qty::text as qty, t.side,
+        const all = await this.db.query<{ price: string; qty: string; side: 'buy' | 'sell'; trade_id: string; exchange_ts: Date; txid: string }>(
+          `select t.txid::text as txid, t.price::text as price, t.qty::text as qty, t.side,
                   t.trade_id::text as trade_id, t.exchange_ts
              from kapitaal.trade_samples t
             where t.symbol = $1 and t.txid = $2::xid8 and ($3::bigint is null or t.run_id = $3::bigint)

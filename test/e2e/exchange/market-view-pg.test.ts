@@ -1,7 +1,8 @@
 // PgMarketView over the ingest cluster's raw tables: exact decimal text, and trades read by
 // transaction-id watermark so that a late-committing transaction is never skipped. Then the paper
 // adapter filling a maker order from those tables.
-import { beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PgMarketView } from '../../../src/exchange/market-view-pg.ts';
 import { PaperExchange } from '../../../src/exchange/paper.ts';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
@@ -62,6 +63,12 @@ describe('PgMarketView', () => {
   });
 
   it('reads trades after the cursor exactly once, holding back rows of a transaction still open', async () => {
+    // A transaction open in another database of the cluster (another test file, a psql session)
+    // holds back the cluster-wide snapshot xmin; it must not hold back this database's trades.
+    const elsewhere = new pg.Client({ connectionString: inject('ingestAdminUrl') });
+    await elsewhere.connect();
+    await elsewhere.query('begin');
+    await elsewhere.query('select pg_current_xact_id()');
     const mv = new PgMarketView(db.pool, { runId });
     const start = await mv.tradesSince('SOL/USD', null);
     expect(start.trades).toEqual([]);
@@ -82,6 +89,8 @@ describe('PgMarketView', () => {
       ['sell', '150.00', '1.00000000'],
     ]);
     expect((await mv.tradesSince('SOL/USD', second.cursor)).trades).toEqual([]);
+    await elsewhere.query('commit');
+    await elsewhere.end();
   });
 
   it('drives the paper adapter: a maker order fills from ingested trades', async () => {
