@@ -37,6 +37,7 @@ begin
     -- per symbol: rows per table and the newest row per table (largest [epoch, seq, …] key)
     select p.symbol, sum(p.ticker_n)::integer as ticker_n, sum(p.trade_n)::integer as trade_n,
            sum(p.l2_n)::integer as l2_n, sum(p.l3_n)::integer as l3_n,
+           count(*) filter (where p.bucket_start >= v_from_5m) as nb,
            max(p.ticker_last) as tl, max(p.ticker_at) as ta, max(p.trade_last) as dl, max(p.trade_at) as da,
            max(p.l2_last) as l2l, max(p.l2_at) as l2a, max(p.l3_last) as l3l, max(p.l3_at) as l3a
       from p
@@ -50,14 +51,17 @@ begin
   ), dp as (
     -- depth within 10 and 50 bps of the mid, as state__l2_latest: one aggregation over all
     -- symbols' levels (a per-symbol aggregate subplan cost more than the sums)
-    select x.symbol,
-           case when x.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= x.mid * 0.9990), 0) end as bid10,
-           case when x.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= x.mid * 0.9950), 0) end as bid50,
-           case when x.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= x.mid * 1.0010), 0) end as ask10,
-           case when x.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= x.mid * 1.0050), 0) end as ask50
-      from l2n x
-     cross join lateral unnest(x.bid_px, x.bid_qty, x.ask_px, x.ask_qty) as u(bp, bq, ap, aq)
-     group by x.symbol, x.mid
+    select u.symbol,
+           case when u.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= u.mid * 0.9990), 0) end as bid10,
+           case when u.mid is not null then coalesce(sum(u.bp * u.bq) filter (where u.bp >= u.mid * 0.9950), 0) end as bid50,
+           case when u.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= u.mid * 1.0010), 0) end as ask10,
+           case when u.mid is not null then coalesce(sum(u.ap * u.aq) filter (where u.ap <= u.mid * 1.0050), 0) end as ask50
+      -- the levels by set-returning functions in the select list (run in lockstep like a
+      -- multi-argument unnest, without a function scan and its tuple store per book)
+      from (select x.symbol, x.mid, unnest(x.bid_px) as bp, unnest(x.bid_qty) as bq,
+                   unnest(x.ask_px) as ap, unnest(x.ask_qty) as aq
+              from l2n x) u
+     group by u.symbol, u.mid
   ), lat as materialized (
     select s.symbol, s.tl[1:2] as ticker_key, s.ta as ticker_at, s.tl[4] as ticker_bid, s.tl[5] as ticker_ask,
            s.dl[1:2] as trade_key, s.da as trade_at, s.dl[3] as trade_price,
@@ -101,12 +105,19 @@ begin
            d.trade_n, d.trade_quote_volume, d.trade_buy_quote_volume, d.trade_min_id, d.trade_max_id,
            d.l2_bad_n, d.l2_snapshot_n, d.l3_bad_n, d.l3_touch_adds + d.l3_touch_deletes as touch,
            o.w_now, o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
-           o.w_last_start, o.w_last_close, o.w_prev_close, o.w_last_r,
-           row_number() over s as i, count(*) over (partition by ub.symbol) as k, lag(ub.p_close) over s as lag_close
+           o.w_last_start, o.w_last_close, o.w_prev_close, o.w_last_r, s.nb
       from ub
       join d on d.symbol = ub.symbol and d.bucket_start = ub.bucket_start
+      join s on s.symbol = ub.symbol
       left join kapitaal.state_symbol_latest o on o.run_id = p_run_id and o.symbol = ub.symbol
-    window s as (partition by ub.symbol order by ub.bucket_start)
+  ), tw as (
+    -- position i of k touched buckets per symbol; the usual case, one touched bucket, needs no window
+    select t.*, 1::bigint as i, 1::bigint as k, null::numeric as lag_close from t where t.nb = 1
+    union all
+    select t.*, row_number() over s, count(*) over (partition by t.symbol), lag(t.p_close) over s
+      from t
+     where t.nb > 1
+    window s as (partition by t.symbol order by t.bucket_start)
   ), tr as (
     select t.*, x.pclose,
            -- the bucket return exactly as state__window_cache computes it (pred = previous bucket)
@@ -123,13 +134,36 @@ begin
              and (t.w_fp1_start is not null or not t.in_1m or t.p_close is null)
              and not (t.bucket_start = t.w_last_start and t.w_last_close is not null and t.p_close is null),
              false) as ok
-      from t
+      from tw t
      cross join lateral (
        select case when t.i > 1 then t.lag_close
                    when t.bucket_start = t.w_last_start then t.w_prev_close
                    else t.w_last_close end as pclose
      ) x
   ), g as (
+    -- One touched bucket (k = 1): the aggregates below of a single row, written out (an
+    -- aggregation of ~25 numeric aggregates per symbol cost more than the rest of this step).
+    select tr.symbol, tr.ok as fast,
+           tr.trade_n::bigint as trades_5m, case when tr.in_1m then tr.trade_n else 0 end::bigint as trades_1m,
+           tr.trade_quote_volume as qv_5m, case when tr.in_1m then tr.trade_quote_volume else 0 end as qv_1m,
+           tr.trade_buy_quote_volume as buy_qv_5m,
+           tr.trade_min_id as min_id, tr.trade_max_id as max_id,
+           tr.l2_bad_n::bigint as l2_bad_5m, case when tr.in_1m then tr.l2_bad_n else 0 end::bigint as l2_bad_1m,
+           tr.l2_snapshot_n::bigint as l2_snap_5m,
+           case when tr.in_1m then tr.l3_bad_n else 0 end::bigint as l3_bad_1m,
+           case when tr.in_1m then tr.touch else 0 end::bigint as touch_1m,
+           case when tr.p_close is not null
+                 and not (tr.bucket_start = tr.w_last_start and tr.w_last_close is not null) then 1 else 0 end::bigint as n_new,
+           coalesce(tr.r * tr.r, 0) as rr5, coalesce(abs(tr.r), 0) as ra5,
+           coalesce(case when tr.in_1m then tr.r * tr.r end, 0) as rr1,
+           coalesce(case when tr.bucket_start = tr.w_last_start then tr.w_last_r * tr.w_last_r end, 0) as old_rr5,
+           coalesce(case when tr.bucket_start = tr.w_last_start then abs(tr.w_last_r) end, 0) as old_ra5,
+           coalesce(case when tr.bucket_start = tr.w_last_start and tr.in_1m then tr.w_last_r * tr.w_last_r end, 0) as old_rr1,
+           tr.p_close as close_last, tr.bucket_start as last_start, tr.p_close as last_close, tr.pclose as prev_close,
+           tr.r as last_r
+      from tr
+     where tr.k = 1
+    union all
     select tr.symbol,
            bool_and(tr.ok) as fast,
            sum(tr.trade_n) as trades_5m, coalesce(sum(tr.trade_n) filter (where tr.in_1m), 0) as trades_1m,
@@ -154,6 +188,7 @@ begin
            max(tr.pclose) filter (where tr.i = tr.k) as prev_close,
            max(tr.r) filter (where tr.i = tr.k) as last_r
       from tr
+     where tr.k > 1
      group by tr.symbol
   ), merged_latest as (
     insert into kapitaal.state_symbol_latest as l

@@ -72,8 +72,8 @@ begin
     from kapitaal.state_refresh_watermarks w
    where w.run_id = p_run_id;
 
-  -- Every transaction below the snapshot xmin has finished: its rows are final and visible
-  -- to every later statement. Rows of transactions still running stay for the next refresh.
+  -- Every transaction of this database below the horizon has finished: its rows are final and
+  -- visible to every later statement. Rows of transactions still running stay for the next refresh.
   v_hi := kapitaal.raw_txid_horizon();
   v_now := greatest(p_now, v_prev_now);
   v_from := (select w.from_5m from kapitaal.state__windows(v_now) w);
@@ -167,7 +167,7 @@ end
 $$;
 comment on function kapitaal.refresh_run_symbol_state(bigint, timestamptz) is
   'Incremental refresh of one run''s run_symbol_state. Serialised per run (advisory lock); reads exactly the raw rows '
-  'with txid in [watermark, snapshot xmin) per table, so a row is folded in once, after its transaction finished, '
+  'with txid in [watermark, raw_txid_horizon()) per table, so a row is folded in once, after its transaction finished, '
   'however late it commits. Cost: O(new rows + buckets in the 5-minute window + symbols). Rewrites all rows of the run '
   'with a new generation_id, records the generation in state_generations and returns the outcome (symbols_recomputed: '
   'symbols whose window aggregates were recomputed from their buckets instead of updated by deltas). Effective time is '

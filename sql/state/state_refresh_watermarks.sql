@@ -10,9 +10,10 @@ create table if not exists kapitaal.state_refresh_watermarks (
 );
 comment on table kapitaal.state_refresh_watermarks is
   'Per run and raw table: every row with txid below watermark has been folded into the state exactly once. A refresh reads '
-  'rows with txid in [watermark, snapshot xmin) and then moves the watermark up. Ingest cluster only.';
+  'rows with txid in [watermark, raw_txid_horizon()) and then moves the watermark up. Ingest cluster only.';
 comment on column kapitaal.state_refresh_watermarks.watermark is
-  'pg_snapshot_xmin of the last refresh''s snapshot: all transactions below it had finished, so their rows were final.';
+  'kapitaal.raw_txid_horizon() as taken by the last refresh: every transaction of this database below it had finished, so '
+  'their rows were final.';
 comment on column kapitaal.state_refresh_watermarks.refreshed_at is 'Effective time of the last refresh (refreshes never move it back).';
 comment on column kapitaal.state_refresh_watermarks.generation_id is 'Generation of the last refresh.';
 comment on column kapitaal.state_refresh_watermarks.rows_read is 'Raw rows of this table read by all refreshes of the run (each row once).';

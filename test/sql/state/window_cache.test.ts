@@ -2,6 +2,7 @@
 // symbol's window aggregates by deltas; everything the delta path cannot do exactly (first
 // buckets, late rows into older buckets, rows from the future, a symbol getting its first price,
 // a bucket switching from ticker to L2 price) falls back to a recomputation from the buckets.
+// The delta path has two forms (one touched bucket per symbol, or several): both are exercised.
 // After every refresh the state must equal the from-scratch recomputation, compared as text
 // (numeric scale included), and most symbol-refreshes must have taken the delta path.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,7 @@ describe('window cache', () => {
     await seed(db.pool, run, 'CCC/USD', { from: 0, to: 299, step: 2, mid: wave(20), l2: false, firstTradeId: 1 });
     await seed(db.pool, run, 'DDD/USD', { from: 0, to: 299, mid: wave(50), firstTradeId: 1 });
     await seed(db.pool, run, 'EEE/USD', { from: 0, to: 299, step: 4, mid: wave(7), firstTradeId: 1 });
+    await seed(db.pool, run, 'FFF/USD', { from: 0, to: 299, mid: wave(30), firstTradeId: 1 });
     await settle(db.pool, run);
     await refresh(db.pool, run, 300);
     expect(await textDiff(run, 300)).toEqual([]);
@@ -56,6 +58,15 @@ describe('window cache', () => {
       if (k === 7) await seed(db.pool, run, 'DDD/USD', { from: t + 14, to: t + 14, mid: wave(50), firstTradeId: id + 6 });
       // trade ids out of order: a lower id than the window's smallest so far
       await seed(db.pool, run, 'EEE/USD', { from: t + 0.4, to: t + 0.4, mid: wave(7), firstTradeId: k === 12 ? 3 : id });
+      // several touched buckets on the delta path: FFF's rows stop in bucket 300 (k <= 8), the
+      // windows move at k = 9 and 19, then one refresh (k = 21, bucket_now 320) brings a late row
+      // into its newest bucket (300) and rows into the two after it (310, 320)
+      if (k <= 8) await seed(db.pool, run, 'FFF/USD', { from: t + 0.5, to: t + 0.5, mid: wave(30), firstTradeId: id });
+      if (k === 21) {
+        await seed(db.pool, run, 'FFF/USD', { from: t - 13, to: t - 13, mid: wave(30), firstTradeId: id });
+        await seed(db.pool, run, 'FFF/USD', { from: t - 6, to: t - 6, mid: wave(30), firstTradeId: id + 1 });
+        await seed(db.pool, run, 'FFF/USD', { from: t + 0.5, to: t + 0.6, step: 0.1, mid: wave(30), firstTradeId: id + 2 });
+      }
       // a checksum failure in the newest bucket
       await seed(db.pool, run, 'AAA/USD', { from: t + 0.7, to: t + 0.7, mid: wave(100), firstTradeId: id + 8, l2ChecksumOk: () => k % 6 !== 3, l3ChecksumOk: () => k % 7 !== 2 });
       await settle(db.pool, run);
@@ -63,6 +74,8 @@ describe('window cache', () => {
       symbolRefreshes += o.symbols;
       recomputed += o.symbols_recomputed;
       expect({ k, diff: await textDiff(run, t + 1) }).toEqual({ k, diff: [] });
+      // FFF's three buckets (and everyone else's one) took the delta path
+      if (k === 21) expect(o.symbols_recomputed).toBe(0);
     }
     // The windows move every 10 s (every 10th refresh here) and the special cases above fall
     // back; everything else takes the delta path.
