@@ -75,39 +75,48 @@ begin
       left join l2n x on x.symbol = s.symbol
       left join dp on dp.symbol = s.symbol
   ), ub as (
-    insert into kapitaal.state_buckets as b
-    select * from d
-      on conflict (run_id, symbol, bucket_start) do update set
+    -- MERGE rather than INSERT … ON CONFLICT: no conflict probe and tuple lock per row, and its
+    -- RETURNING carries the bucket deltas (d) along, so no join back to d afterwards
+    merge into kapitaal.state_buckets as b
+    using d on b.run_id = p_run_id and b.symbol = d.symbol and b.bucket_start = d.bucket_start
+            -- implied by the match; lets the target side be an index range over the touched buckets only
+            and b.bucket_start >= (select min(x.bucket_start) from d x)
+    when matched then update set
         -- counts add up; first/last keys take least/greatest: the order batches arrive in does not matter
-        ticker_n = b.ticker_n + excluded.ticker_n,
-        ticker_open = least(b.ticker_open, excluded.ticker_open),
-        ticker_close = greatest(b.ticker_close, excluded.ticker_close),
-        trade_n = b.trade_n + excluded.trade_n,
-        trade_quote_volume = b.trade_quote_volume + excluded.trade_quote_volume,
-        trade_buy_quote_volume = b.trade_buy_quote_volume + excluded.trade_buy_quote_volume,
-        trade_min_id = least(b.trade_min_id, excluded.trade_min_id),
-        trade_max_id = greatest(b.trade_max_id, excluded.trade_max_id),
-        l2_n = b.l2_n + excluded.l2_n,
-        l2_bad_n = b.l2_bad_n + excluded.l2_bad_n,
-        l2_snapshot_n = b.l2_snapshot_n + excluded.l2_snapshot_n,
-        l2_open = least(b.l2_open, excluded.l2_open),
-        l2_close = greatest(b.l2_close, excluded.l2_close),
-        l3_n = b.l3_n + excluded.l3_n,
-        l3_bad_n = b.l3_bad_n + excluded.l3_bad_n,
-        l3_touch_adds = b.l3_touch_adds + excluded.l3_touch_adds,
-        l3_touch_deletes = b.l3_touch_deletes + excluded.l3_touch_deletes
+        ticker_n = b.ticker_n + d.ticker_n,
+        ticker_open = least(b.ticker_open, d.ticker_open),
+        ticker_close = greatest(b.ticker_close, d.ticker_close),
+        trade_n = b.trade_n + d.trade_n,
+        trade_quote_volume = b.trade_quote_volume + d.trade_quote_volume,
+        trade_buy_quote_volume = b.trade_buy_quote_volume + d.trade_buy_quote_volume,
+        trade_min_id = least(b.trade_min_id, d.trade_min_id),
+        trade_max_id = greatest(b.trade_max_id, d.trade_max_id),
+        l2_n = b.l2_n + d.l2_n,
+        l2_bad_n = b.l2_bad_n + d.l2_bad_n,
+        l2_snapshot_n = b.l2_snapshot_n + d.l2_snapshot_n,
+        l2_open = least(b.l2_open, d.l2_open),
+        l2_close = greatest(b.l2_close, d.l2_close),
+        l3_n = b.l3_n + d.l3_n,
+        l3_bad_n = b.l3_bad_n + d.l3_bad_n,
+        l3_touch_adds = b.l3_touch_adds + d.l3_touch_adds,
+        l3_touch_deletes = b.l3_touch_deletes + d.l3_touch_deletes
+    when not matched then insert values (
+      d.run_id, d.symbol, d.bucket_start, d.ticker_n, d.ticker_open, d.ticker_close, d.trade_n, d.trade_quote_volume,
+      d.trade_buy_quote_volume, d.trade_min_id, d.trade_max_id, d.l2_n, d.l2_bad_n, d.l2_snapshot_n, d.l2_open,
+      d.l2_close, d.l3_n, d.l3_bad_n, d.l3_touch_adds, d.l3_touch_deletes)
     returning b.symbol, b.bucket_start,
               nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
-              nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
+              nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close,
+              d.trade_n, d.trade_quote_volume, d.trade_buy_quote_volume, d.trade_min_id, d.trade_max_id,
+              d.l2_bad_n, d.l2_snapshot_n, d.l3_bad_n, d.l3_touch_adds + d.l3_touch_deletes as touch
   ), t as (
     -- touched buckets with their deltas and the symbol's cache before this refresh
     select ub.symbol, ub.bucket_start, ub.p_open, ub.p_close, ub.bucket_start >= v_from_1m as in_1m,
-           d.trade_n, d.trade_quote_volume, d.trade_buy_quote_volume, d.trade_min_id, d.trade_max_id,
-           d.l2_bad_n, d.l2_snapshot_n, d.l3_bad_n, d.l3_touch_adds + d.l3_touch_deletes as touch,
+           ub.trade_n, ub.trade_quote_volume, ub.trade_buy_quote_volume, ub.trade_min_id, ub.trade_max_id,
+           ub.l2_bad_n, ub.l2_snapshot_n, ub.l3_bad_n, ub.touch,
            o.w_now, o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
            o.w_last_start, o.w_last_close, o.w_prev_close, o.w_last_r, s.nb
       from ub
-      join d on d.symbol = ub.symbol and d.bucket_start = ub.bucket_start
       join s on s.symbol = ub.symbol
       left join kapitaal.state_symbol_latest o on o.run_id = p_run_id and o.symbol = ub.symbol
   ), tw as (
@@ -191,88 +200,103 @@ begin
      where tr.k > 1
      group by tr.symbol
   ), merged_latest as (
-    insert into kapitaal.state_symbol_latest as l
-      (run_id, symbol, ticker_key, ticker_at, ticker_bid, ticker_ask, trade_key, trade_at, trade_price,
-       l2_key, l2_at, l2_checksum_ok, l2_best_bid, l2_best_ask, l2_bid_qty, l2_ask_qty,
-       l2_bid_depth_10bps, l2_ask_depth_10bps, l2_bid_depth_50bps, l2_ask_depth_50bps,
-       l3_key, l3_at, l3_checksum_ok, l3_bid_qty, l3_bid_orders, l3_ask_qty, l3_ask_orders,
-       w_now, w_first5_start, w_first1_start, w_fp5_start, w_fp1_start, w_last_start, w_last_close, w_prev_close, w_last_r,
-       w_n5, w_open5, w_open1, w_close_last, w_ss5, w_sa5, w_ss1, w_trades_1m, w_trades_5m, w_qv_1m, w_qv_5m, w_buy_qv_5m, w_min_id, w_max_id, w_l2_bad_1m, w_l2_bad_5m, w_l2_snap_5m, w_l3_bad_1m, w_touch_1m)
-    select p_run_id, lat.symbol, lat.ticker_key, lat.ticker_at, lat.ticker_bid, lat.ticker_ask,
-           lat.trade_key, lat.trade_at, lat.trade_price,
-           lat.l2_key, lat.l2_at, lat.l2_checksum_ok, lat.l2_best_bid, lat.l2_best_ask, lat.l2_bid_qty, lat.l2_ask_qty,
-           lat.l2_bid_depth_10bps, lat.l2_ask_depth_10bps, lat.l2_bid_depth_50bps, lat.l2_ask_depth_50bps,
-           lat.l3_key, lat.l3_at, lat.l3_checksum_ok, lat.l3_bid_qty, lat.l3_bid_orders, lat.l3_ask_qty, lat.l3_ask_orders,
-           -- untouched: keep the cache ('-infinity' marker); touched: the delta result, or stale (null)
-           case when g.symbol is null then '-infinity' when g.fast then v_now end,
-           o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
-           g.last_start, g.last_close, g.prev_close, g.last_r,
-           o.w_n5 + g.n_new, o.w_open5, o.w_open1, coalesce(g.close_last, o.w_close_last),
-           o.w_ss5 + g.rr5 - g.old_rr5, o.w_sa5 + g.ra5 - g.old_ra5, o.w_ss1 + g.rr1 - g.old_rr1,
-           o.w_trades_1m + g.trades_1m, o.w_trades_5m + g.trades_5m,
-           o.w_qv_1m + g.qv_1m, o.w_qv_5m + g.qv_5m, o.w_buy_qv_5m + g.buy_qv_5m,
-           least(o.w_min_id, g.min_id), greatest(o.w_max_id, g.max_id),
-           o.w_l2_bad_1m + g.l2_bad_1m, o.w_l2_bad_5m + g.l2_bad_5m, o.w_l2_snap_5m + g.l2_snap_5m,
-           o.w_l3_bad_1m + g.l3_bad_1m, o.w_touch_1m + g.touch_1m
-      from lat
-      left join g on g.symbol = lat.symbol
-      left join kapitaal.state_symbol_latest o on o.run_id = p_run_id and o.symbol = lat.symbol
-      on conflict (run_id, symbol) do update set
+    -- MERGE, not INSERT … ON CONFLICT: the existing rows are matched by one hash join instead of a
+    -- conflict probe and a tuple lock (an extra WAL record) per row before each update.
+    merge into kapitaal.state_symbol_latest as l
+    using (
+      select p_run_id, lat.symbol, lat.ticker_key, lat.ticker_at, lat.ticker_bid, lat.ticker_ask,
+             lat.trade_key, lat.trade_at, lat.trade_price,
+             lat.l2_key, lat.l2_at, lat.l2_checksum_ok, lat.l2_best_bid, lat.l2_best_ask, lat.l2_bid_qty, lat.l2_ask_qty,
+             lat.l2_bid_depth_10bps, lat.l2_ask_depth_10bps, lat.l2_bid_depth_50bps, lat.l2_ask_depth_50bps,
+             lat.l3_key, lat.l3_at, lat.l3_checksum_ok, lat.l3_bid_qty, lat.l3_bid_orders, lat.l3_ask_qty, lat.l3_ask_orders,
+             -- untouched: keep the cache ('-infinity' marker); touched: the delta result, or stale (null)
+             case when g.symbol is null then '-infinity' when g.fast then v_now end,
+             o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
+             g.last_start, g.last_close, g.prev_close, g.last_r,
+             o.w_n5 + g.n_new, o.w_open5, o.w_open1, coalesce(g.close_last, o.w_close_last),
+             o.w_ss5 + g.rr5 - g.old_rr5, o.w_sa5 + g.ra5 - g.old_ra5, o.w_ss1 + g.rr1 - g.old_rr1,
+             o.w_trades_1m + g.trades_1m, o.w_trades_5m + g.trades_5m,
+             o.w_qv_1m + g.qv_1m, o.w_qv_5m + g.qv_5m, o.w_buy_qv_5m + g.buy_qv_5m,
+             least(o.w_min_id, g.min_id), greatest(o.w_max_id, g.max_id),
+             o.w_l2_bad_1m + g.l2_bad_1m, o.w_l2_bad_5m + g.l2_bad_5m, o.w_l2_snap_5m + g.l2_snap_5m,
+             o.w_l3_bad_1m + g.l3_bad_1m, o.w_touch_1m + g.touch_1m
+        from lat
+        left join g on g.symbol = lat.symbol
+        left join kapitaal.state_symbol_latest o on o.run_id = p_run_id and o.symbol = lat.symbol
+    ) as n (
+      run_id, symbol, ticker_key, ticker_at, ticker_bid, ticker_ask, trade_key, trade_at, trade_price, l2_key, l2_at,
+      l2_checksum_ok, l2_best_bid, l2_best_ask, l2_bid_qty, l2_ask_qty, l2_bid_depth_10bps, l2_ask_depth_10bps,
+      l2_bid_depth_50bps, l2_ask_depth_50bps, l3_key, l3_at, l3_checksum_ok, l3_bid_qty, l3_bid_orders, l3_ask_qty,
+      l3_ask_orders, w_now, w_first5_start, w_first1_start, w_fp5_start, w_fp1_start, w_last_start, w_last_close,
+      w_prev_close, w_last_r, w_n5, w_open5, w_open1, w_close_last, w_ss5, w_sa5, w_ss1, w_trades_1m, w_trades_5m,
+      w_qv_1m, w_qv_5m, w_buy_qv_5m, w_min_id, w_max_id, w_l2_bad_1m, w_l2_bad_5m, w_l2_snap_5m, w_l3_bad_1m,
+      w_touch_1m)
+    on l.run_id = p_run_id and l.symbol = n.symbol
+    when matched then update set
         -- per source: the new row wins only when its (received_at, seq) key is larger
-        ticker_key = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_key else l.ticker_key end,
-        ticker_at  = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_at else l.ticker_at end,
-        ticker_bid = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_bid else l.ticker_bid end,
-        ticker_ask = case when excluded.ticker_key > coalesce(l.ticker_key, '{}') then excluded.ticker_ask else l.ticker_ask end,
-        trade_key   = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_key else l.trade_key end,
-        trade_at    = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_at else l.trade_at end,
-        trade_price = case when excluded.trade_key > coalesce(l.trade_key, '{}') then excluded.trade_price else l.trade_price end,
-        l2_key         = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_key else l.l2_key end,
-        l2_at          = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_at else l.l2_at end,
-        l2_checksum_ok = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_checksum_ok else l.l2_checksum_ok end,
-        l2_best_bid    = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_best_bid else l.l2_best_bid end,
-        l2_best_ask    = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_best_ask else l.l2_best_ask end,
-        l2_bid_qty     = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_qty else l.l2_bid_qty end,
-        l2_ask_qty     = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_qty else l.l2_ask_qty end,
-        l2_bid_depth_10bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_depth_10bps else l.l2_bid_depth_10bps end,
-        l2_ask_depth_10bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_depth_10bps else l.l2_ask_depth_10bps end,
-        l2_bid_depth_50bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_bid_depth_50bps else l.l2_bid_depth_50bps end,
-        l2_ask_depth_50bps = case when excluded.l2_key > coalesce(l.l2_key, '{}') then excluded.l2_ask_depth_50bps else l.l2_ask_depth_50bps end,
-        l3_key         = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_key else l.l3_key end,
-        l3_at          = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_at else l.l3_at end,
-        l3_checksum_ok = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_checksum_ok else l.l3_checksum_ok end,
-        l3_bid_qty     = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_bid_qty else l.l3_bid_qty end,
-        l3_bid_orders  = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_bid_orders else l.l3_bid_orders end,
-        l3_ask_qty     = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_ask_qty else l.l3_ask_qty end,
-        l3_ask_orders  = case when excluded.l3_key > coalesce(l.l3_key, '{}') then excluded.l3_ask_orders else l.l3_ask_orders end,
+        ticker_key = case when n.ticker_key > coalesce(l.ticker_key, '{}') then n.ticker_key else l.ticker_key end,
+        ticker_at  = case when n.ticker_key > coalesce(l.ticker_key, '{}') then n.ticker_at else l.ticker_at end,
+        ticker_bid = case when n.ticker_key > coalesce(l.ticker_key, '{}') then n.ticker_bid else l.ticker_bid end,
+        ticker_ask = case when n.ticker_key > coalesce(l.ticker_key, '{}') then n.ticker_ask else l.ticker_ask end,
+        trade_key   = case when n.trade_key > coalesce(l.trade_key, '{}') then n.trade_key else l.trade_key end,
+        trade_at    = case when n.trade_key > coalesce(l.trade_key, '{}') then n.trade_at else l.trade_at end,
+        trade_price = case when n.trade_key > coalesce(l.trade_key, '{}') then n.trade_price else l.trade_price end,
+        l2_key         = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_key else l.l2_key end,
+        l2_at          = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_at else l.l2_at end,
+        l2_checksum_ok = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_checksum_ok else l.l2_checksum_ok end,
+        l2_best_bid    = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_best_bid else l.l2_best_bid end,
+        l2_best_ask    = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_best_ask else l.l2_best_ask end,
+        l2_bid_qty     = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_bid_qty else l.l2_bid_qty end,
+        l2_ask_qty     = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_ask_qty else l.l2_ask_qty end,
+        l2_bid_depth_10bps = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_bid_depth_10bps else l.l2_bid_depth_10bps end,
+        l2_ask_depth_10bps = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_ask_depth_10bps else l.l2_ask_depth_10bps end,
+        l2_bid_depth_50bps = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_bid_depth_50bps else l.l2_bid_depth_50bps end,
+        l2_ask_depth_50bps = case when n.l2_key > coalesce(l.l2_key, '{}') then n.l2_ask_depth_50bps else l.l2_ask_depth_50bps end,
+        l3_key         = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_key else l.l3_key end,
+        l3_at          = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_at else l.l3_at end,
+        l3_checksum_ok = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_checksum_ok else l.l3_checksum_ok end,
+        l3_bid_qty     = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_bid_qty else l.l3_bid_qty end,
+        l3_bid_orders  = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_bid_orders else l.l3_bid_orders end,
+        l3_ask_qty     = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_ask_qty else l.l3_ask_qty end,
+        l3_ask_orders  = case when n.l3_key > coalesce(l.l3_key, '{}') then n.l3_ask_orders else l.l3_ask_orders end,
 
-      w_now = case when excluded.w_now = '-infinity' then l.w_now else excluded.w_now end,
-      w_first5_start = case when excluded.w_now = '-infinity' then l.w_first5_start else excluded.w_first5_start end,
-      w_first1_start = case when excluded.w_now = '-infinity' then l.w_first1_start else excluded.w_first1_start end,
-      w_fp5_start = case when excluded.w_now = '-infinity' then l.w_fp5_start else excluded.w_fp5_start end,
-      w_fp1_start = case when excluded.w_now = '-infinity' then l.w_fp1_start else excluded.w_fp1_start end,
-      w_last_start = case when excluded.w_now = '-infinity' then l.w_last_start else excluded.w_last_start end,
-      w_last_close = case when excluded.w_now = '-infinity' then l.w_last_close else excluded.w_last_close end,
-      w_prev_close = case when excluded.w_now = '-infinity' then l.w_prev_close else excluded.w_prev_close end,
-      w_last_r = case when excluded.w_now = '-infinity' then l.w_last_r else excluded.w_last_r end,
-      w_n5 = case when excluded.w_now = '-infinity' then l.w_n5 else excluded.w_n5 end,
-      w_open5 = case when excluded.w_now = '-infinity' then l.w_open5 else excluded.w_open5 end,
-      w_open1 = case when excluded.w_now = '-infinity' then l.w_open1 else excluded.w_open1 end,
-      w_close_last = case when excluded.w_now = '-infinity' then l.w_close_last else excluded.w_close_last end,
-      w_ss5 = case when excluded.w_now = '-infinity' then l.w_ss5 else excluded.w_ss5 end,
-      w_sa5 = case when excluded.w_now = '-infinity' then l.w_sa5 else excluded.w_sa5 end,
-      w_ss1 = case when excluded.w_now = '-infinity' then l.w_ss1 else excluded.w_ss1 end,
-      w_trades_1m = case when excluded.w_now = '-infinity' then l.w_trades_1m else excluded.w_trades_1m end,
-      w_trades_5m = case when excluded.w_now = '-infinity' then l.w_trades_5m else excluded.w_trades_5m end,
-      w_qv_1m = case when excluded.w_now = '-infinity' then l.w_qv_1m else excluded.w_qv_1m end,
-      w_qv_5m = case when excluded.w_now = '-infinity' then l.w_qv_5m else excluded.w_qv_5m end,
-      w_buy_qv_5m = case when excluded.w_now = '-infinity' then l.w_buy_qv_5m else excluded.w_buy_qv_5m end,
-      w_min_id = case when excluded.w_now = '-infinity' then l.w_min_id else excluded.w_min_id end,
-      w_max_id = case when excluded.w_now = '-infinity' then l.w_max_id else excluded.w_max_id end,
-      w_l2_bad_1m = case when excluded.w_now = '-infinity' then l.w_l2_bad_1m else excluded.w_l2_bad_1m end,
-      w_l2_bad_5m = case when excluded.w_now = '-infinity' then l.w_l2_bad_5m else excluded.w_l2_bad_5m end,
-      w_l2_snap_5m = case when excluded.w_now = '-infinity' then l.w_l2_snap_5m else excluded.w_l2_snap_5m end,
-      w_l3_bad_1m = case when excluded.w_now = '-infinity' then l.w_l3_bad_1m else excluded.w_l3_bad_1m end,
-      w_touch_1m = case when excluded.w_now = '-infinity' then l.w_touch_1m else excluded.w_touch_1m end
+      w_now = case when n.w_now = '-infinity' then l.w_now else n.w_now end,
+      w_first5_start = case when n.w_now = '-infinity' then l.w_first5_start else n.w_first5_start end,
+      w_first1_start = case when n.w_now = '-infinity' then l.w_first1_start else n.w_first1_start end,
+      w_fp5_start = case when n.w_now = '-infinity' then l.w_fp5_start else n.w_fp5_start end,
+      w_fp1_start = case when n.w_now = '-infinity' then l.w_fp1_start else n.w_fp1_start end,
+      w_last_start = case when n.w_now = '-infinity' then l.w_last_start else n.w_last_start end,
+      w_last_close = case when n.w_now = '-infinity' then l.w_last_close else n.w_last_close end,
+      w_prev_close = case when n.w_now = '-infinity' then l.w_prev_close else n.w_prev_close end,
+      w_last_r = case when n.w_now = '-infinity' then l.w_last_r else n.w_last_r end,
+      w_n5 = case when n.w_now = '-infinity' then l.w_n5 else n.w_n5 end,
+      w_open5 = case when n.w_now = '-infinity' then l.w_open5 else n.w_open5 end,
+      w_open1 = case when n.w_now = '-infinity' then l.w_open1 else n.w_open1 end,
+      w_close_last = case when n.w_now = '-infinity' then l.w_close_last else n.w_close_last end,
+      w_ss5 = case when n.w_now = '-infinity' then l.w_ss5 else n.w_ss5 end,
+      w_sa5 = case when n.w_now = '-infinity' then l.w_sa5 else n.w_sa5 end,
+      w_ss1 = case when n.w_now = '-infinity' then l.w_ss1 else n.w_ss1 end,
+      w_trades_1m = case when n.w_now = '-infinity' then l.w_trades_1m else n.w_trades_1m end,
+      w_trades_5m = case when n.w_now = '-infinity' then l.w_trades_5m else n.w_trades_5m end,
+      w_qv_1m = case when n.w_now = '-infinity' then l.w_qv_1m else n.w_qv_1m end,
+      w_qv_5m = case when n.w_now = '-infinity' then l.w_qv_5m else n.w_qv_5m end,
+      w_buy_qv_5m = case when n.w_now = '-infinity' then l.w_buy_qv_5m else n.w_buy_qv_5m end,
+      w_min_id = case when n.w_now = '-infinity' then l.w_min_id else n.w_min_id end,
+      w_max_id = case when n.w_now = '-infinity' then l.w_max_id else n.w_max_id end,
+      w_l2_bad_1m = case when n.w_now = '-infinity' then l.w_l2_bad_1m else n.w_l2_bad_1m end,
+      w_l2_bad_5m = case when n.w_now = '-infinity' then l.w_l2_bad_5m else n.w_l2_bad_5m end,
+      w_l2_snap_5m = case when n.w_now = '-infinity' then l.w_l2_snap_5m else n.w_l2_snap_5m end,
+      w_l3_bad_1m = case when n.w_now = '-infinity' then l.w_l3_bad_1m else n.w_l3_bad_1m end,
+      w_touch_1m = case when n.w_now = '-infinity' then l.w_touch_1m else n.w_touch_1m end
+    when not matched then insert values (
+      n.run_id, n.symbol, n.ticker_key, n.ticker_at, n.ticker_bid, n.ticker_ask, n.trade_key, n.trade_at,
+      n.trade_price, n.l2_key, n.l2_at, n.l2_checksum_ok, n.l2_best_bid, n.l2_best_ask, n.l2_bid_qty, n.l2_ask_qty,
+      n.l2_bid_depth_10bps, n.l2_ask_depth_10bps, n.l2_bid_depth_50bps, n.l2_ask_depth_50bps, n.l3_key, n.l3_at,
+      n.l3_checksum_ok, n.l3_bid_qty, n.l3_bid_orders, n.l3_ask_qty, n.l3_ask_orders, n.w_now, n.w_first5_start,
+      n.w_first1_start, n.w_fp5_start, n.w_fp1_start, n.w_last_start, n.w_last_close, n.w_prev_close, n.w_last_r,
+      n.w_n5, n.w_open5, n.w_open1, n.w_close_last, n.w_ss5, n.w_sa5, n.w_ss1, n.w_trades_1m, n.w_trades_5m,
+      n.w_qv_1m, n.w_qv_5m, n.w_buy_qv_5m, n.w_min_id, n.w_max_id, n.w_l2_bad_1m, n.w_l2_bad_5m, n.w_l2_snap_5m,
+      n.w_l3_bad_1m, n.w_touch_1m)
     returning 1
   )
   select coalesce(sum(x.ticker_n), 0)::integer, coalesce(sum(x.trade_n), 0)::integer,

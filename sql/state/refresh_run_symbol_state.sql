@@ -92,52 +92,58 @@ begin
   -- Window caches the merge could not update by deltas (windows moved, late rows, new symbols).
   symbols_recomputed := kapitaal.state__window_cache_refresh(p_run_id, v_now, true);
 
-  insert into kapitaal.run_symbol_state as s
-  select c.run_id, c.symbol, v_gen, v_now,
-         c.last_ticker_at, c.last_trade_at, c.last_l2_at, c.last_l3_at,
-         c.book_source, c.best_bid, c.best_ask, c.mid, c.spread_bps, c.microprice,
-         c.bid_depth_10bps_quote, c.ask_depth_10bps_quote, c.bid_depth_50bps_quote, c.ask_depth_50bps_quote,
-         c.book_imbalance, c.book_valid, c.last_trade_price,
-         c.l3_bid_touch_qty, c.l3_bid_touch_orders, c.l3_ask_touch_qty, c.l3_ask_touch_orders, c.l3_valid,
-         c.l3_touch_churn_1m,
-         c.ret_1m_bps, c.ret_5m_bps, c.vol_1m_bps, c.vol_5m_bps, c.trend_strength_5m, c.price_buckets_5m,
-         c.trades_1m, c.trades_5m, c.quote_volume_1m, c.quote_volume_5m, c.buy_quote_volume_5m,
-         c.l2_checksum_failures_1m, c.l2_checksum_failures_5m, c.l3_checksum_failures_1m, c.l2_resyncs_5m,
-         c.trade_id_gaps_5m,
-         st.regime, st.since, ind.regime, ind.reason, st.candidate, st.streak
-    from kapitaal.state__compose_cached(p_run_id) c
-    -- previous regime columns (hash join: see enable_nestloop above)
-    left join kapitaal.run_symbol_state p on p.run_id = p_run_id and p.symbol = c.symbol
-    -- offset 0: the indication is computed once per symbol; without it the inlined CASE would be
-    -- copied into every reference regime__step and the insert make to ind.regime
-    cross join lateral (select * from kapitaal.regime__indicate(c, p.regime, v_policy, v_now) offset 0) ind
-    cross join lateral kapitaal.regime__step(p.regime, p.regime_since, p.regime_candidate, p.regime_streak,
-                                             ind.regime, v_policy, v_now) st
-  on conflict (run_id, symbol) do update set
-    generation_id = excluded.generation_id, refreshed_at = excluded.refreshed_at,
-    last_ticker_at = excluded.last_ticker_at, last_trade_at = excluded.last_trade_at,
-    last_l2_at = excluded.last_l2_at, last_l3_at = excluded.last_l3_at,
-    book_source = excluded.book_source, best_bid = excluded.best_bid, best_ask = excluded.best_ask,
-    mid = excluded.mid, spread_bps = excluded.spread_bps, microprice = excluded.microprice,
-    bid_depth_10bps_quote = excluded.bid_depth_10bps_quote, ask_depth_10bps_quote = excluded.ask_depth_10bps_quote,
-    bid_depth_50bps_quote = excluded.bid_depth_50bps_quote, ask_depth_50bps_quote = excluded.ask_depth_50bps_quote,
-    book_imbalance = excluded.book_imbalance, book_valid = excluded.book_valid,
-    last_trade_price = excluded.last_trade_price,
-    l3_bid_touch_qty = excluded.l3_bid_touch_qty, l3_bid_touch_orders = excluded.l3_bid_touch_orders,
-    l3_ask_touch_qty = excluded.l3_ask_touch_qty, l3_ask_touch_orders = excluded.l3_ask_touch_orders,
-    l3_valid = excluded.l3_valid, l3_touch_churn_1m = excluded.l3_touch_churn_1m,
-    ret_1m_bps = excluded.ret_1m_bps, ret_5m_bps = excluded.ret_5m_bps,
-    vol_1m_bps = excluded.vol_1m_bps, vol_5m_bps = excluded.vol_5m_bps,
-    trend_strength_5m = excluded.trend_strength_5m, price_buckets_5m = excluded.price_buckets_5m,
-    trades_1m = excluded.trades_1m, trades_5m = excluded.trades_5m,
-    quote_volume_1m = excluded.quote_volume_1m, quote_volume_5m = excluded.quote_volume_5m,
-    buy_quote_volume_5m = excluded.buy_quote_volume_5m,
-    l2_checksum_failures_1m = excluded.l2_checksum_failures_1m, l2_checksum_failures_5m = excluded.l2_checksum_failures_5m,
-    l3_checksum_failures_1m = excluded.l3_checksum_failures_1m, l2_resyncs_5m = excluded.l2_resyncs_5m,
-    trade_id_gaps_5m = excluded.trade_id_gaps_5m,
-    regime = excluded.regime, regime_since = excluded.regime_since, regime_indicated = excluded.regime_indicated,
-    regime_reason = excluded.regime_reason, regime_candidate = excluded.regime_candidate,
-    regime_streak = excluded.regime_streak;
+  -- MERGE, not INSERT … ON CONFLICT: the existing rows are matched by one hash join instead of a
+  -- conflict probe and a tuple lock (an extra WAL record) per row before each update.
+  merge into kapitaal.run_symbol_state as s
+  using (
+    select c.run_id, c.symbol, v_gen as generation_id, v_now as refreshed_at, c.last_ticker_at, c.last_trade_at,
+           c.last_l2_at, c.last_l3_at, c.book_source, c.best_bid, c.best_ask, c.mid, c.spread_bps, c.microprice,
+           c.bid_depth_10bps_quote, c.ask_depth_10bps_quote, c.bid_depth_50bps_quote, c.ask_depth_50bps_quote,
+           c.book_imbalance, c.book_valid, c.last_trade_price, c.l3_bid_touch_qty, c.l3_bid_touch_orders,
+           c.l3_ask_touch_qty, c.l3_ask_touch_orders, c.l3_valid, c.l3_touch_churn_1m, c.ret_1m_bps, c.ret_5m_bps,
+           c.vol_1m_bps, c.vol_5m_bps, c.trend_strength_5m, c.price_buckets_5m, c.trades_1m, c.trades_5m,
+           c.quote_volume_1m, c.quote_volume_5m, c.buy_quote_volume_5m, c.l2_checksum_failures_1m,
+           c.l2_checksum_failures_5m, c.l3_checksum_failures_1m, c.l2_resyncs_5m, c.trade_id_gaps_5m, st.regime,
+           st.since as regime_since, ind.regime as regime_indicated, ind.reason as regime_reason,
+           st.candidate as regime_candidate, st.streak as regime_streak
+      from kapitaal.state__compose_cached(p_run_id) c
+      -- previous regime columns (hash join: see enable_nestloop above)
+      left join kapitaal.run_symbol_state p on p.run_id = p_run_id and p.symbol = c.symbol
+      -- offset 0: the indication is computed once per symbol; without it the inlined CASE would be
+      -- copied into every reference regime__step and the insert make to ind.regime
+      cross join lateral (select * from kapitaal.regime__indicate(c, p.regime, v_policy, v_now) offset 0) ind
+      cross join lateral kapitaal.regime__step(p.regime, p.regime_since, p.regime_candidate, p.regime_streak,
+                                               ind.regime, v_policy, v_now) st
+  ) as n
+  on s.run_id = p_run_id and s.symbol = n.symbol
+  when matched then update set
+    generation_id = n.generation_id, refreshed_at = n.refreshed_at, last_ticker_at = n.last_ticker_at,
+    last_trade_at = n.last_trade_at, last_l2_at = n.last_l2_at, last_l3_at = n.last_l3_at,
+    book_source = n.book_source, best_bid = n.best_bid, best_ask = n.best_ask, mid = n.mid,
+    spread_bps = n.spread_bps, microprice = n.microprice, bid_depth_10bps_quote = n.bid_depth_10bps_quote,
+    ask_depth_10bps_quote = n.ask_depth_10bps_quote, bid_depth_50bps_quote = n.bid_depth_50bps_quote,
+    ask_depth_50bps_quote = n.ask_depth_50bps_quote, book_imbalance = n.book_imbalance, book_valid = n.book_valid,
+    last_trade_price = n.last_trade_price, l3_bid_touch_qty = n.l3_bid_touch_qty,
+    l3_bid_touch_orders = n.l3_bid_touch_orders, l3_ask_touch_qty = n.l3_ask_touch_qty,
+    l3_ask_touch_orders = n.l3_ask_touch_orders, l3_valid = n.l3_valid, l3_touch_churn_1m = n.l3_touch_churn_1m,
+    ret_1m_bps = n.ret_1m_bps, ret_5m_bps = n.ret_5m_bps, vol_1m_bps = n.vol_1m_bps, vol_5m_bps = n.vol_5m_bps,
+    trend_strength_5m = n.trend_strength_5m, price_buckets_5m = n.price_buckets_5m, trades_1m = n.trades_1m,
+    trades_5m = n.trades_5m, quote_volume_1m = n.quote_volume_1m, quote_volume_5m = n.quote_volume_5m,
+    buy_quote_volume_5m = n.buy_quote_volume_5m, l2_checksum_failures_1m = n.l2_checksum_failures_1m,
+    l2_checksum_failures_5m = n.l2_checksum_failures_5m, l3_checksum_failures_1m = n.l3_checksum_failures_1m,
+    l2_resyncs_5m = n.l2_resyncs_5m, trade_id_gaps_5m = n.trade_id_gaps_5m, regime = n.regime,
+    regime_since = n.regime_since, regime_indicated = n.regime_indicated, regime_reason = n.regime_reason,
+    regime_candidate = n.regime_candidate, regime_streak = n.regime_streak
+  when not matched then insert values (
+    n.run_id, n.symbol, n.generation_id, n.refreshed_at, n.last_ticker_at, n.last_trade_at, n.last_l2_at,
+    n.last_l3_at, n.book_source, n.best_bid, n.best_ask, n.mid, n.spread_bps, n.microprice, n.bid_depth_10bps_quote,
+    n.ask_depth_10bps_quote, n.bid_depth_50bps_quote, n.ask_depth_50bps_quote, n.book_imbalance, n.book_valid,
+    n.last_trade_price, n.l3_bid_touch_qty, n.l3_bid_touch_orders, n.l3_ask_touch_qty, n.l3_ask_touch_orders,
+    n.l3_valid, n.l3_touch_churn_1m, n.ret_1m_bps, n.ret_5m_bps, n.vol_1m_bps, n.vol_5m_bps, n.trend_strength_5m,
+    n.price_buckets_5m, n.trades_1m, n.trades_5m, n.quote_volume_1m, n.quote_volume_5m, n.buy_quote_volume_5m,
+    n.l2_checksum_failures_1m, n.l2_checksum_failures_5m, n.l3_checksum_failures_1m, n.l2_resyncs_5m,
+    n.trade_id_gaps_5m, n.regime, n.regime_since, n.regime_indicated, n.regime_reason, n.regime_candidate,
+    n.regime_streak);
   get diagnostics symbols = row_count;
 
   generation_id := v_gen;
