@@ -2,6 +2,7 @@
 // with the run's raw tables at ~1 M and then ~20 M rows (same run, same clusters).
 // `npm run bench -- refresh`. Sizes can be lowered for a quick look:
 // BENCH_REFRESH_SIZES=1000000,5000000 BENCH_REFRESH_ITERATIONS=20 npm run bench -- refresh
+import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startBenchClusters } from './support/clusters.ts';
@@ -136,9 +137,23 @@ async function profiledClient(url: string): Promise<pg.Client> {
   return c;
 }
 
-interface Sample { wallMs: number; serverMs: number; rowsRead: number; symbols: number; recomputed: number }
+interface Sample { wallMs: number; serverMs: number; cpuMs: number; rowsRead: number; symbols: number; recomputed: number }
 
-const median = (xs: Sample[]) => (xs.length ? quantile(xs.map((x) => x.serverMs).sort((a, b) => a - b), 0.5).toFixed(1) : '–');
+/**
+ * CPU time the server process has used so far (ms; NaN where /proc is not readable). The clusters are
+ * local, so this is the refreshing backend's own work: unlike wall time it barely moves when other
+ * work shares the cores, which makes runs on a busy machine comparable.
+ */
+function backendCpuMs(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+const median = (xs: Sample[], of: (x: Sample) => number = (x) => x.serverMs) =>
+  xs.length ? quantile(xs.map(of).sort((a, b) => a - b), 0.5).toFixed(1) : '–';
 
 async function refreshLoop(pool: pg.Pool, run: number, clock: { s: number; tradeId: number }, n: number): Promise<Sample[]> {
   const out: Sample[] = [];
@@ -151,10 +166,18 @@ async function refreshLoop(pool: pg.Pool, run: number, clock: { s: number; trade
     // BENCH_REFRESH_PROFILE=1 (or =timing for per-node times): the second-to-last refresh of each size
     // (a delta-path one) runs on its own connection with auto_explain reporting every statement as a NOTICE.
     const profile = PROFILE && i === n - 2 ? await profiledClient(clusters.ingestUrl) : undefined;
-    const t = performance.now();
-    const { rows } = await (profile ?? pool).query(`select rows_read, symbols, symbols_recomputed, duration_ms from refresh_run_symbol_state($1, $2)`, [run, now]);
-    await profile?.end();
-    out.push({ wallMs: performance.now() - t, serverMs: Number(rows[0].duration_ms), rowsRead: rows[0].rows_read, symbols: rows[0].symbols, recomputed: rows[0].symbols_recomputed });
+    const c = profile ?? (await pool.connect());
+    try {
+      const pid = (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+      const cpu0 = backendCpuMs(pid);
+      const t = performance.now();
+      const { rows } = await c.query(`select rows_read, symbols, symbols_recomputed, duration_ms from refresh_run_symbol_state($1, $2)`, [run, now]);
+      const wallMs = performance.now() - t;
+      out.push({ wallMs, serverMs: Number(rows[0].duration_ms), cpuMs: backendCpuMs(pid) - cpu0, rowsRead: rows[0].rows_read, symbols: rows[0].symbols, recomputed: rows[0].symbols_recomputed });
+    } finally {
+      if (profile) await profile.end();
+      else (c as pg.PoolClient).release();
+    }
   }
   return out;
 }
@@ -205,6 +228,8 @@ try {
       // refreshes whose window caches all took the delta path (the windows move every 5th refresh)
       'delta-path refreshes': samples.filter((s) => s.recomputed === 0).length,
       'median ms in db (delta path / windows moved)': `${median(samples.filter((s) => s.recomputed === 0))} / ${median(samples.filter((s) => s.recomputed > 0))}`,
+      // the refreshing backend's own CPU time (commit included; waits and other load excluded)
+      'median backend CPU ms (delta path / windows moved)': `${median(samples.filter((s) => s.recomputed === 0), (x) => x.cpuMs)} / ${median(samples.filter((s) => s.recomputed > 0), (x) => x.cpuMs)}`,
     });
     log(`  median ${quantile(wall, 0.5).toFixed(1)} ms, p99 ${quantile(wall, 0.99).toFixed(1)} ms`);
   }
