@@ -1,6 +1,6 @@
--- Folds a txid range of raw rows into the working set in one statement: one upsert per
--- touched bucket and one per touched symbol, whatever the number of raw tables involved.
--- The same upsert keeps the window cache (w_* columns of state_symbol_latest) current by
+-- Folds a txid range of raw rows into the working set in one statement: one MERGE over the
+-- touched buckets and one over the touched symbols, whatever the number of raw tables involved.
+-- The symbols' MERGE keeps the window cache (w_* columns of state_symbol_latest) current by
 -- deltas when the windows did not move and the new rows only touched the symbol's newest
 -- bucket(s); otherwise it marks the symbol stale (w_now null) for state__window_cache_refresh.
 drop function if exists kapitaal.state__merge(bigint, xid8, xid8, xid8, xid8, xid8, timestamptz);

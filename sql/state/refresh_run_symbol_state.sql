@@ -30,7 +30,7 @@ set work_mem = '64MB'
 -- 125 k rows filtered for 500 symbols); hash joins cost the same at any estimate.
 set enable_nestloop = off
 -- One plan per statement and session: under the default mode the first five refreshes of a
--- session each plan the state upsert again (compose and regime inlined, ~15 ms each).
+-- session each plan the state MERGE again (compose and regime inlined, ~15 ms each).
 set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
