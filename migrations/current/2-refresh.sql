@@ -1,4 +1,0 @@
---!include state/merge.sql
---!include state/state_refresh_watermarks.sql
---!include state/refresh_run_symbol_state.sql
---!include state/grants.sql
