@@ -224,7 +224,7 @@ export class Collector extends EventEmitter {
           const v = this.volumes.get(d.symbol);
           if (v === undefined) this.volumes.set(d.symbol, { volume: d.volume, vwap: d.vwap });
           else if (v.volume !== d.volume || v.vwap !== d.vwap) { v.volume = d.volume; v.vwap = d.vwap; v.quote = undefined; }
-          this.push('ticker_samples', () => tickerLine(this.o.runId, d, receivedMs), receivedMs);
+          this.push('ticker_samples', tickerLine, d, receivedMs);
         }
         if (!this.ranked && this.pairs.size > 0) this.maybeFinishWarmup();
         return;
@@ -238,7 +238,7 @@ export class Collector extends EventEmitter {
             continue;
           }
           this.lastTradeId.set(d.symbol, d.trade_id);
-          this.push('trade_samples', () => tradeLine(this.o.runId, d, receivedMs), receivedMs);
+          this.push('trade_samples', tradeLine, d, receivedMs);
         }
         return;
       }
@@ -306,10 +306,11 @@ export class Collector extends EventEmitter {
 
   // ---- rows -----------------------------------------------------------------------------------
 
-  private push(table: RawTable, encode: () => string, receivedMs: number): void {
+  /** Encodes one row and hands it to the sink (the encoder and its row are passed apart: no closure per row). */
+  private push<R>(table: RawTable, encode: (runId: string, row: R, receivedMs: number) => string, row: R, receivedMs: number): void {
     let line: string;
     try {
-      line = encode();
+      line = encode(this.o.runId, row, receivedMs);
     } catch (err) {
       this.counters.unstorable++;
       this.malformed.record('collector', `unstorable ${table}: ${(err as Error).message}`, '');
@@ -320,11 +321,11 @@ export class Collector extends EventEmitter {
   }
 
   private pushL2(rows: Sample<L2Row>[]): void {
-    for (const s of rows) this.push('l2_snap_metrics', () => l2Line(this.o.runId, s.row, s.receivedMs), s.receivedMs);
+    for (const s of rows) this.push('l2_snap_metrics', l2Line, s.row, s.receivedMs);
   }
 
   private pushL3(rows: Sample<L3Row>[]): void {
-    for (const s of rows) this.push('l3_queue_metrics', () => l3Line(this.o.runId, s.row, s.receivedMs), s.receivedMs);
+    for (const s of rows) this.push('l3_queue_metrics', l3Line, s.row, s.receivedMs);
   }
 
   private sweep(force: boolean, only?: 'book' | 'level3'): void {

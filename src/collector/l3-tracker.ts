@@ -4,7 +4,7 @@
 // Sampling follows the L2 rule: every snapshot and mismatch is a row, updates at most once per
 // sampleMs. Snapshot rows carry no flow: flow counts only update events, so the sum of
 // adds + modifies + deletes over rows equals the update events applied.
-import { decimalKey, formatScaled, normalizeDecimalText, parseScaled } from '../kraken/decimal-text.ts';
+import { decimalKey, formatScaledTrimmed } from '../kraken/decimal-text.ts';
 import { L3Book, type L3EventIn, type L3OrderIn } from '../kraken/l3-book.ts';
 import type { L3Row, QueueLevel } from '../ingest/rows.ts';
 import type { Sample } from './l2-tracker.ts';
@@ -89,8 +89,8 @@ export class L3Tracker {
         f.adds += r.stats.adds;
         f.modifies += r.stats.modifies;
         f.deletes += r.stats.deletes;
-        f.added += parseScaled(r.stats.qtyAdded, SCALE);
-        f.removed += parseScaled(r.stats.qtyRemoved, SCALE);
+        f.added += r.unitsAdded;
+        f.removed += r.unitsRemoved;
         f.messages++;
         for (const e of events.bids) this.touch(e, bestBid, -1);
         for (const e of events.asks) this.touch(e, bestAsk, 1);
@@ -168,5 +168,5 @@ export class L3Tracker {
 }
 
 function text(v: bigint): string {
-  return normalizeDecimalText(formatScaled(v, SCALE));
+  return formatScaledTrimmed(v, SCALE);
 }

@@ -19,8 +19,11 @@ export interface BatchRequest {
   no: number;
   attempts: number;
   careful: boolean;
-  /** Per table: its lines joined (each ends in '\n') and how many there are. */
-  tables: { table: RawTable; text: string; rows: number }[];
+  /**
+   * Per table: its lines (each ends in '\n') as UTF-8 bytes (text in tests) and how many there are.
+   * Across a worker boundary a Buffer arrives as a plain Uint8Array.
+   */
+  tables: { table: RawTable; text: string | Uint8Array; rows: number }[];
   gaps: GapRecord[];
 }
 
@@ -53,7 +56,7 @@ export class BatchSql implements BatchWriterLike {
       await c.query('begin');
       for (const { table, text, rows } of req.tables) {
         if (rows === 0) continue;
-        written.set(table, req.careful ? await copyCareful(c, table, splitLines(text), rejected) : await copyText(c, table, text, rows));
+        written.set(table, req.careful ? await copyCareful(c, table, splitLines(asText(text)), rejected) : await copyText(c, table, asPayload(text), rows));
       }
       const claimed = await c.query<{ ok: boolean | null }>(
         'select kapitaal.ingest_write_batch__record($1, $2, $3, $4, $5, $6, $7) as ok',
@@ -114,7 +117,16 @@ export class BatchSql implements BatchWriterLike {
   }
 }
 
-async function copyText(c: pg.Client, table: RawTable, text: string, rows: number): Promise<number> {
+function asPayload(text: string | Uint8Array): string | Buffer {
+  return typeof text === 'string' || Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+}
+
+function asText(text: string | Uint8Array): string {
+  const p = asPayload(text);
+  return typeof p === 'string' ? p : p.toString('utf8');
+}
+
+async function copyText(c: pg.Client, table: RawTable, text: string | Buffer, rows: number): Promise<number> {
   const stream = c.query(copyFrom(copyStatement(table)));
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);

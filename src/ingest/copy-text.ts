@@ -96,11 +96,24 @@ export function copyBool(value: boolean): string {
 
 let lastMillis = NaN;
 let lastMillisText = '';
+let lastSecond = NaN;
+let lastSecondText = '';
+const MS3 = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}Z`);
 
-/** Engine-clock timestamps: milliseconds since the epoch as ISO text (rows of one message share it: cached). */
+/**
+ * Engine-clock timestamps: milliseconds since the epoch as ISO text. Rows of one message share it, and
+ * the date-time part is formatted once per second (toISOString per new millisecond was a hotspot).
+ */
 export function copyMillis(ms: number): string {
   if (ms !== lastMillis) {
-    lastMillisText = new Date(ms).toISOString();
+    const sec = Math.floor(ms / 1000);
+    if (sec !== lastSecond || !Number.isSafeInteger(ms)) {
+      lastSecondText = new Date(sec * 1000).toISOString().slice(0, -5); // without '.000Z'
+      lastSecond = sec;
+    }
+    lastMillisText = Number.isSafeInteger(ms) && lastSecondText.length === 19
+      ? lastSecondText + MS3[ms - sec * 1000]!
+      : new Date(ms).toISOString();
     lastMillis = ms;
   }
   return lastMillisText;

@@ -17,8 +17,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { mark } from '../log/logger.ts';
 import { MARKERS } from '../log/markers.ts';
-import { BatchSql, errText, isDataError, receivedMsOf, type BatchRequest, type BatchWriterLike, type GapRecord } from './batch-sql.ts';
+import { BatchSql, errText, isDataError, type BatchRequest, type BatchWriterLike, type GapRecord } from './batch-sql.ts';
 import { ThreadBatchSql } from './batch-thread.ts';
+import { LineBuffer } from './line-buffer.ts';
 import { RAW_TABLES, type RawTable } from './raw-tables.ts';
 
 export type { GapRecord };
@@ -65,13 +66,13 @@ export interface WriterStats {
 
 interface Batch {
   no: number;
-  lines: Map<RawTable, string[]>;
+  lines: Map<RawTable, LineBuffer>;
   rows: number;
   bytes: number;
   gaps: GapRecord[];
   attempts: number;
   careful: boolean;
-  /** The lines joined per table, made at the first attempt. */
+  /** The lines' bytes per table, made at the first attempt. */
   text?: BatchRequest['tables'];
 }
 
@@ -83,7 +84,7 @@ export class CopyWriter extends EventEmitter {
   private readonly opts: Required<Omit<CopyWriterOptions, 'log' | 'runId' | 'connectionString'>>;
   private readonly log: Logger;
   private readonly connectionString: string;
-  private pending = new Map<RawTable, string[]>();
+  private pending = newPending();
   private pendingRows = 0;
   private pendingBytes = 0;
   private inflightBytes = 0;
@@ -128,7 +129,6 @@ export class CopyWriter extends EventEmitter {
       RawTable,
       TableCounters
     >;
-    for (const t of RAW_TABLES) this.pending.set(t, []);
     this.timer = setInterval(() => {
       if (this.pendingRows > 0 || this.gapsToRecord.length > 0) this.kick();
     }, this.opts.flushMs);
@@ -170,7 +170,7 @@ export class CopyWriter extends EventEmitter {
       return false;
     }
     if (this.openGaps.size > 0 && this.openGaps.has(table)) this.endGap(table);
-    this.pending.get(table)!.push(line);
+    this.pending.get(table)!.append(line, receivedMs);
     this.pendingRows++;
     this.pendingBytes += size;
     c.accepted++;
@@ -209,7 +209,7 @@ export class CopyWriter extends EventEmitter {
     }
     if (this.pendingRows > 0) {
       const lines = this.pending;
-      this.pending = new Map(RAW_TABLES.map((t) => [t, []]));
+      this.pending = newPending();
       this.pendingRows = 0;
       this.pendingBytes = 0;
       this.abandon(lines, `the database was unreachable until the shutdown flush deadline (${this.lastError || 'no answer'})`);
@@ -258,7 +258,7 @@ export class CopyWriter extends EventEmitter {
       attempts: 0,
       careful: false,
     };
-    this.pending = new Map(RAW_TABLES.map((t) => [t, []]));
+    this.pending = newPending();
     this.gapsToRecord = [];
     this.inflightBytes = batch.bytes;
     this.inflightRows = batch.rows;
@@ -325,18 +325,15 @@ export class CopyWriter extends EventEmitter {
   }
 
   private requeue(batch: Batch): void {
-    for (const [t, lines] of batch.lines) {
-      const later = this.pending.get(t)!;
-      this.pending.set(t, later.length === 0 ? lines : lines.concat(later));
-    }
+    for (const [t, lines] of batch.lines) this.pending.get(t)!.prepend(lines);
     this.pendingRows += batch.rows;
     this.pendingBytes += batch.bytes;
     this.gapsToRecord = batch.gaps.concat(this.gapsToRecord);
   }
 
   private async write(batch: Batch): Promise<void> {
-    // Joined once per batch (on this thread: a string crosses to the I/O thread as one copy).
-    batch.text ??= [...batch.lines].map(([table, lines]) => ({ table, text: lines.join(''), rows: lines.length }));
+    // One buffer per table and batch (it crosses to the I/O thread as one copy).
+    batch.text ??= [...batch.lines].map(([table, lines]) => ({ table, text: lines.bytes(), rows: lines.rows }));
     const req: BatchRequest = { no: batch.no, attempts: batch.attempts, careful: batch.careful, tables: batch.text, gaps: batch.gaps };
     const res = await this.sql.write(req);
     const written = new Map(res.written);
@@ -386,22 +383,21 @@ export class CopyWriter extends EventEmitter {
   }
 
   /** Reports buffered lines that will never be written as gaps (per table). */
-  private abandon(lines: Map<RawTable, string[]>, reason: string): void {
+  private abandon(lines: Map<RawTable, LineBuffer>, reason: string): void {
     for (const [table, ls] of lines) {
-      if (ls.length === 0) continue;
-      let first = Infinity;
-      let last = -Infinity;
-      for (const l of [ls[0]!, ls[ls.length - 1]!]) {
-        const at = receivedMsOf(l);
-        first = Math.min(first, at);
-        last = Math.max(last, at);
-      }
-      const g: GapRecord = { table, firstMs: first, lastMs: last, rows: ls.length, reason };
-      this.counters[table].dropped += ls.length;
+      if (ls.rows === 0) continue;
+      const first = ls.firstMs;
+      const last = ls.lastMs;
+      const g: GapRecord = { table, firstMs: first, lastMs: last, rows: ls.rows, reason };
+      this.counters[table].dropped += ls.rows;
       this.allGaps.push(g);
       mark(this.log, 'DATA_INTEGRITY_GAP', gapFields(g), `dropped ${g.rows} ${table} rows received ${iso(first)} … ${iso(last)}: ${reason}`);
     }
   }
+}
+
+function newPending(): Map<RawTable, LineBuffer> {
+  return new Map(RAW_TABLES.map((t) => [t, new LineBuffer()]));
 }
 
 function iso(ms: number): string {

@@ -15,6 +15,26 @@ export function formatScaled(value: bigint, decimals: number): string {
 }
 
 /**
+ * Scaled integer → canonical text (no trailing fraction zeros, no '.' when whole), the same as
+ * normalizeDecimalText(formatScaled(value, decimals)) without its regexes: (1250000n, 6) → "1.25".
+ */
+export function formatScaledTrimmed(value: bigint, decimals: number): string {
+  const neg = value < 0n;
+  const digits = (neg ? -value : value).toString();
+  if (digits === '0') return '0';
+  let text: string;
+  if (decimals === 0) text = digits;
+  else {
+    const padded = digits.length > decimals ? digits : '0'.repeat(decimals + 1 - digits.length) + digits;
+    const cut = padded.length - decimals;
+    let end = padded.length;
+    while (end > cut && padded.charCodeAt(end - 1) === 48) end--;
+    text = end === cut ? padded.slice(0, cut) : `${padded.slice(0, cut)}.${padded.slice(cut, end)}`;
+  }
+  return neg ? `-${text}` : text;
+}
+
+/**
  * Decimal text (plain or exponent form, as JS prints 1e-8) → integer scaled by 10^decimals.
  * Throws when the text carries non-zero digits beyond `decimals`: that is a precision bug, not rounding.
  */

@@ -4,7 +4,7 @@
 // the checksum covers every order of the top 10 levels, so it also proves queue priority.
 import { crc32 } from 'node:zlib';
 import { CHECKSUM_LEVELS } from './checksum.ts';
-import { checksumDigits, decimalKey, formatDecimalText, formatScaled, normalizeDecimalText, parseScaled } from './decimal-text.ts';
+import { checksumDigits, decimalKey, formatDecimalText, formatScaledTrimmed, parseScaled } from './decimal-text.ts';
 import type { ChecksumResult } from './l2-book.ts';
 
 export type BookSide = 'bid' | 'ask';
@@ -23,7 +23,12 @@ export interface L3MessageStats {
   /** Events that do not fit the book: add of a known id, modify/delete of an unknown one. */
   anomalies: number;
 }
-export interface L3ApplyResult extends ChecksumResult { stats: L3MessageStats }
+export interface L3ApplyResult extends ChecksumResult {
+  stats: L3MessageStats;
+  /** stats.qtyAdded / qtyRemoved as integers scaled by 10^18 (for exact sums without re-parsing). */
+  unitsAdded: bigint;
+  unitsRemoved: bigint;
+}
 
 export interface TouchQueue { price: string; orders: number; qty: string }
 
@@ -32,8 +37,11 @@ const SUM_SCALE = 18;
 /** A resting order with what the hot path needs cached: its price key, scaled quantity and checksum digits. */
 interface Ord extends L3Order { key: string; units: bigint; ck: string }
 
-/** A price level: its orders in queue order and their total (scaled by 10^SUM_SCALE), text cached. */
-interface Level { price: string; key: string; orders: Ord[]; total: bigint; qtyText: string | null }
+/**
+ * A price level: its orders in queue order and their total (scaled by 10^SUM_SCALE), text cached;
+ * `ck` caches its orders' checksum digits joined (null after any change to its orders).
+ */
+interface Level { price: string; key: string; orders: Ord[]; total: bigint; qtyText: string | null; ck: string | null }
 
 /** Per level total quantity (exact decimal text) and order count, best level first. */
 export interface QueueLevelText { price: string; qty: string; orders: number }
@@ -60,7 +68,7 @@ class Side {
   level(price: string, key: string): Level {
     const i = this.find(key);
     if (i >= 0) return this.levels[i]!;
-    const l: Level = { price, key, orders: [], total: 0n, qtyText: null };
+    const l: Level = { price, key, orders: [], total: 0n, qtyText: null, ck: null };
     this.levels.splice(-i - 1, 0, l);
     return l;
   }
@@ -74,6 +82,7 @@ class Side {
       l.orders.splice(at, 1);
       l.total -= o.units;
       l.qtyText = null;
+      l.ck = null;
     }
     if (l.orders.length === 0) this.levels.splice(i, 1);
   }
@@ -147,6 +156,7 @@ export class L3Book {
           const l = s.level(existing.limit_price, existing.key);
           l.total += delta;
           l.qtyText = null;
+          l.ck = null;
           existing.order_qty = qty;
           existing.units = units;
           existing.ck = checksumDigits(existing.limit_price) + checksumDigits(qty);
@@ -166,6 +176,7 @@ export class L3Book {
     l.orders.push(o);
     l.total += units;
     l.qtyText = null;
+    l.ck = null;
   }
 
   private sideOf(o: Ord): Side {
@@ -184,6 +195,7 @@ export class L3Book {
         adds: acc.adds, modifies: acc.modifies, deletes: acc.deletes, anomalies: acc.anomalies,
         qtyAdded: trimScaled(acc.added), qtyRemoved: trimScaled(acc.removed),
       },
+      unitsAdded: acc.added, unitsRemoved: acc.removed,
     };
   }
 
@@ -194,7 +206,7 @@ export class L3Book {
     }
   }
 
-  /** Level3 checksum: every order of the top 10 levels per side (asks first), digits cached per order. */
+  /** Level3 checksum: every order of the top 10 levels per side (asks first), digits cached per order and level. */
   checksum(): number {
     return crc32(checksumInput(this.askSide) + checksumInput(this.bidSide)) >>> 0;
   }
@@ -232,7 +244,15 @@ export class L3Book {
 function checksumInput(s: Side): string {
   let out = '';
   const n = Math.min(CHECKSUM_LEVELS, s.levels.length);
-  for (let i = 0; i < n; i++) for (const o of s.levels[i]!.orders) out += o.ck;
+  for (let i = 0; i < n; i++) {
+    const l = s.levels[i]!;
+    if (l.ck === null) {
+      let ck = '';
+      for (const o of l.orders) ck += o.ck;
+      l.ck = ck;
+    }
+    out += l.ck;
+  }
   return out;
 }
 
@@ -246,7 +266,7 @@ function scaled(text: string): bigint {
 }
 
 function trimScaled(v: bigint): string {
-  return normalizeDecimalText(formatScaled(v, SUM_SCALE));
+  return formatScaledTrimmed(v, SUM_SCALE);
 }
 
 function touch(l: Level | undefined): TouchQueue | undefined {

@@ -30,6 +30,8 @@ export interface SimLevel {
   total: bigint;
   /** Checksum digits of price and total (priceDigits + total), cached until the total changes. */
   ck?: string | undefined;
+  /** Its orders' checksum digits joined in queue order (level3 checksum), cached until an order changes. */
+  ock?: string | undefined;
 }
 
 export interface SimEvent {
@@ -48,6 +50,8 @@ export interface SimEvent {
 export class SimSide {
   /** Best first: bids descending, asks ascending. */
   readonly prices: bigint[] = [];
+  /** The levels in `prices` order (the checksums walk the top without a Map lookup per level). */
+  readonly ordered: SimLevel[] = [];
   readonly levels = new Map<bigint, SimLevel>();
   constructor(readonly side: Side) {}
 
@@ -85,13 +89,16 @@ export class SimBook {
     if (!level) {
       level = { price, priceText: formatScaled(price, this.pricePrecision), priceDigits: price.toString(), orders: [], total: 0n };
       s.levels.set(price, level);
-      s.prices.splice(-s.indexOf(price) - 1, 0, price);
+      const at = -s.indexOf(price) - 1;
+      s.prices.splice(at, 0, price);
+      s.ordered.splice(at, 0, level);
     }
     const o: SimOrder = { id, side, price, qty, ts, priceText: level.priceText, qtyText: formatScaled(qty, this.qtyPrecision), ck: level.priceDigits + qty.toString(), slot: this.all.length };
     this.all.push(o);
     level.orders.push(o);
     level.total += qty;
     level.ck = undefined;
+    level.ock = undefined;
     this.record(o, 'add', ts, level.total);
     return o;
   }
@@ -101,6 +108,7 @@ export class SimBook {
     const level = this.side(o.side).levels.get(o.price)!;
     level.total += qty - o.qty;
     level.ck = undefined;
+    level.ock = undefined;
     o.qty = qty;
     o.qtyText = formatScaled(qty, this.qtyPrecision);
     o.ck = level.priceDigits + qty.toString();
@@ -113,9 +121,12 @@ export class SimBook {
     level.orders.splice(level.orders.indexOf(o), 1);
     level.total -= o.qty;
     level.ck = undefined;
+    level.ock = undefined;
     if (level.orders.length === 0) {
       s.levels.delete(o.price);
-      s.prices.splice(s.indexOf(o.price), 1);
+      const at = s.indexOf(o.price);
+      s.prices.splice(at, 1);
+      s.ordered.splice(at, 1);
     }
     // Swap-remove from the flat list.
     const last = this.all.pop()!;
@@ -164,8 +175,8 @@ export class SimBook {
   l2Checksum(): number {
     let s = '';
     for (const side of [this.asks, this.bids]) {
-      const n = Math.min(10, side.prices.length);
-      for (let i = 0; i < n; i++) { const l = side.levels.get(side.prices[i]!)!; s += (l.ck ??= l.priceDigits + l.total.toString()); }
+      const n = Math.min(10, side.ordered.length);
+      for (let i = 0; i < n; i++) { const l = side.ordered[i]!; s += (l.ck ??= l.priceDigits + l.total.toString()); }
     }
     return crc32(s) >>> 0;
   }
@@ -174,8 +185,12 @@ export class SimBook {
   l3Checksum(): number {
     let s = '';
     for (const side of [this.asks, this.bids]) {
-      const n = Math.min(10, side.prices.length);
-      for (let i = 0; i < n; i++) for (const o of side.levels.get(side.prices[i]!)!.orders) s += o.ck;
+      const n = Math.min(10, side.ordered.length);
+      for (let i = 0; i < n; i++) {
+        const l = side.ordered[i]!;
+        if (l.ock === undefined) { let ock = ''; for (const o of l.orders) ock += o.ck; l.ock = ock; }
+        s += l.ock;
+      }
     }
     return crc32(s) >>> 0;
   }

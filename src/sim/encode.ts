@@ -12,7 +12,19 @@ const str = JSON.stringify;
 let cachedSecond = -1n;
 let cachedWhole = '';
 
+/** The last timestamp formatted per precision: the events of one step (and its message) share their time. */
+const lastNs: Record<6 | 9, bigint> = { 6: -1n, 9: -1n };
+const lastText: Record<6 | 9, string> = { 6: '', 9: '' };
+
 export function isoTime(ns: bigint, digits: 6 | 9 = 6): string {
+  if (ns === lastNs[digits]) return lastText[digits];
+  const text = formatIsoTime(ns, digits);
+  lastNs[digits] = ns;
+  lastText[digits] = text;
+  return text;
+}
+
+function formatIsoTime(ns: bigint, digits: 6 | 9): string {
   // Date formatting is costly; most timestamps in a burst share their second.
   const sec = ns / 1_000_000_000n;
   if (sec !== cachedSecond) { cachedSecond = sec; cachedWhole = new Date(Number(sec) * 1000).toISOString().slice(0, 19); }

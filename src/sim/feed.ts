@@ -80,6 +80,7 @@ export function l3Events(book: SimBook, step: StepResult, side: Side, depth: num
     for (let i = 0; i < n; i++) { const p = s.prices[i]!; if (!w.inBefore(p)) entering.add(p); }
   }
   // Levels new to the window are published whole, in queue order, as adds.
+  if (entering.size === 0) return out;
   for (const p of [...entering].sort((a, b) => (side === 'bid' ? (a > b ? -1 : 1) : (a < b ? -1 : 1)))) {
     const level = s.levels.get(p);
     if (!level) continue;

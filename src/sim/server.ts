@@ -103,6 +103,14 @@ const L3_MAX_SYMBOLS = 200;
 const STEPS_PER_PAIR_PER_SECOND = 3;
 const MAX_BATCH = 256;
 
+/** `book:update` etc., built once per channel: a fresh string per frame cost a concatenation and two hashings. */
+const FRAME_TYPES = new Map<string, { snapshot: string; update: string }>();
+function frameType(channel: string, kind: 'snapshot' | 'update'): string {
+  let t = FRAME_TYPES.get(channel);
+  if (!t) { t = { snapshot: `${channel}:snapshot`, update: `${channel}:update` }; FRAME_TYPES.set(channel, t); }
+  return t[kind];
+}
+
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const server = new SimServer(opts);
   await server.listen(opts.port ?? 0);
@@ -358,7 +366,7 @@ class SimServer {
 
   private sendData(c: Conn, text: string, channel: string, symbol: string, kind: 'snapshot' | 'update', rows: number): void {
     const f = this.faultCfg;
-    if (f.stall) { this.sendFrame(c, text, `${channel}:${kind}`); return; }
+    if (f.stall) { this.sendFrame(c, text, frameType(channel, kind)); return; }
     if (c.ws.readyState !== WebSocket.OPEN) return;
     const seq = ++c.dataSeq;
     if (f.malformedEvery > 0 && seq % f.malformedEvery === 0) this.sendMalformed(c);
@@ -382,7 +390,7 @@ class SimServer {
   }
 
   private deliver(c: Conn, text: string, channel: string, symbol: string, kind: 'snapshot' | 'update', rows: number): void {
-    if (!this.sendFrame(c, text, `${channel}:${kind}`)) return;
+    if (!this.sendFrame(c, text, frameType(channel, kind))) return;
     this.counter.data(channel, symbol, kind, rows);
     c.counter.data(channel, symbol, kind, rows);
   }

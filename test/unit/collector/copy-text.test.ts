@@ -1,7 +1,7 @@
 // COPY text encoding: escaping, nulls, numeric arrays that keep Kraken's digits.
 import { describe, expect, it } from 'vitest';
 import {
-  copyExchangeTs, copyIntArray, copyNullable, copyNumericArray, copyText, isTimestampText,
+  copyExchangeTs, copyIntArray, copyMillis, copyNullable, copyNumericArray, copyText, isTimestampText,
 } from '../../../src/ingest/copy-text.ts';
 import { l2Line, tradeLine } from '../../../src/ingest/rows.ts';
 
@@ -46,5 +46,12 @@ describe('COPY text encoding', () => {
     expect(l2.split('\t')).toEqual([
       '7', 'BTC/USD', '10', 't', '{1.0}', '{2.50}', '{}', '{}', '4294967295', 'f', '3', '\\N', '1970-01-01T00:00:00.000Z\n',
     ]);
+  });
+
+  it('copyMillis is toISOString, also across seconds, repeats and odd values', () => {
+    const base = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
+    const values = [base, base, base + 9, base + 10, base + 10, base - 1, 0, -1, -1001, 1.5, 253402300800000, 8.64e15];
+    for (let i = 0; i < 3000; i++) values.push(base + ((i * 7919) % 5000) - 2500);
+    for (const ms of values) expect(copyMillis(ms)).toBe(new Date(ms).toISOString());
   });
 });

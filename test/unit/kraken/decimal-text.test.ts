@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checksumDigits, compareDecimalText, formatDecimalText, formatScaled, normalizeDecimalText, parseScaled,
+  checksumDigits, compareDecimalText, formatDecimalText, formatScaled, formatScaledTrimmed, normalizeDecimalText, parseScaled,
 } from '../../../src/kraken/decimal-text.ts';
 
 describe('decimal-text', () => {
@@ -44,5 +44,20 @@ describe('decimal-text', () => {
     expect(compareDecimalText('12345678901234567.01', '12345678901234567.02')).toBe(-1);
     expect(normalizeDecimalText('045.10')).toBe('45.1');
     expect(normalizeDecimalText('1e-8')).toBe('0.00000001');
+  });
+
+  it('formatScaledTrimmed is normalizeDecimalText(formatScaled(…)) without regexes', () => {
+    expect(formatScaledTrimmed(1250000n, 6)).toBe('1.25');
+    expect(formatScaledTrimmed(0n, 18)).toBe('0');
+    expect(formatScaledTrimmed(-5n, 2)).toBe('-0.05');
+    expect(formatScaledTrimmed(3000n, 3)).toBe('3');
+    expect(formatScaledTrimmed(42n, 0)).toBe('42');
+    let x = 12345n;
+    for (let i = 0; i < 2000; i++) {
+      x = (x * 6364136223846793005n + 1442695040888963407n) % (1n << 64n);
+      const v = (x >> BigInt(i % 60)) * (i % 3 === 0 ? -1n : 1n) * (i % 7 === 0 ? 1000n : 1n);
+      const d = i % 20;
+      expect(formatScaledTrimmed(v, d)).toBe(normalizeDecimalText(formatScaled(v, d)));
+    }
   });
 });
