@@ -44,10 +44,15 @@ describe('dead engine process', () => {
     const first = await startChild();
     await until(async () => (await db.pool.query(`select 1 from test_job_events where job_id = $1 and event = 'started'`, [jobId])).rowCount);
     const locked = await db.pool.query('select locked_by from graphile_worker.jobs where id = $1', [jobId]);
-    const owner = await db.pool.query(`select process_id from kapitaal.engine_processes where $1 = any(pool_ids)`, [
-      locked.rows[0].locked_by,
-    ]);
-    expect(owner.rowCount).toBe(1);
+    // The pool id is recorded just after the pool starts (its first fetch may come first); it
+    // must appear, owned by exactly one process.
+    const owners = await until(async () => {
+      const r = await db.pool.query(`select process_id from kapitaal.engine_processes where $1 = any(pool_ids)`, [
+        locked.rows[0].locked_by,
+      ]);
+      return r.rowCount ? r.rows : undefined;
+    });
+    expect(owners).toHaveLength(1);
 
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
