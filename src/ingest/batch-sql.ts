@@ -172,7 +172,7 @@ async function copyCareful(c: pg.Client, table: RawTable, lines: string[], rejec
 }
 
 /** The received_at column is the last one of every raw table. */
-export function receivedMsOf(line: string): number {
+function receivedMsOf(line: string): number {
   const end = line.endsWith('\n') ? line.length - 1 : line.length;
   return Date.parse(line.slice(line.lastIndexOf('\t', end - 1) + 1, end));
 }

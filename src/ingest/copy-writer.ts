@@ -386,12 +386,10 @@ export class CopyWriter extends EventEmitter {
   private abandon(lines: Map<RawTable, LineBuffer>, reason: string): void {
     for (const [table, ls] of lines) {
       if (ls.rows === 0) continue;
-      const first = ls.firstMs;
-      const last = ls.lastMs;
-      const g: GapRecord = { table, firstMs: first, lastMs: last, rows: ls.rows, reason };
+      const g: GapRecord = { table, firstMs: ls.firstMs, lastMs: ls.lastMs, rows: ls.rows, reason };
       this.counters[table].dropped += ls.rows;
       this.allGaps.push(g);
-      mark(this.log, 'DATA_INTEGRITY_GAP', gapFields(g), `dropped ${g.rows} ${table} rows received ${iso(first)} … ${iso(last)}: ${reason}`);
+      mark(this.log, 'DATA_INTEGRITY_GAP', gapFields(g), `dropped ${g.rows} ${table} rows received ${iso(g.firstMs)} … ${iso(g.lastMs)}: ${reason}`);
     }
   }
 }
