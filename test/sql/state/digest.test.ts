@@ -48,11 +48,22 @@ describe('run_symbol_state__digest', () => {
       const all = cols.rows.map((r) => r.name);
       expect(changed).toEqual(all.filter((n) => n !== 'generation_id' && n !== 'refreshed_at'));
 
-      // numeric scale is part of the state (1.5 vs 1.50 as synced)
-      await c.query('begin');
-      await c.query(`update run_symbol_state set best_bid = best_bid::numeric(30, 20) where run_id = $1 and symbol = 'AAA/USD'`, [run]);
-      expect(await digest()).not.toBe(base);
-      await c.query('rollback');
+      // numeric scale is part of the state (1.5 vs 1.50 as synced), for every numeric column that
+      // holds a value (the digest hashes values, and numeric hashing ignores trailing zeros)
+      const numeric = cols.rows.filter((r) => r.type === 'numeric').map((r) => r.name);
+      const valued: string[] = [];
+      const rescaled: string[] = [];
+      for (const name of numeric) {
+        const v = await c.query(`select "${name}" is not null as v from run_symbol_state where run_id = $1 and symbol = 'AAA/USD'`, [run]);
+        if (!v.rows[0].v) continue;
+        valued.push(name);
+        await c.query('begin');
+        await c.query(`update run_symbol_state set "${name}" = "${name}"::numeric(40, 20) where run_id = $1 and symbol = 'AAA/USD'`, [run]);
+        if ((await digest()) !== base) rescaled.push(name);
+        await c.query('rollback');
+      }
+      expect(rescaled).toEqual(valued);
+      expect(rescaled.length).toBeGreaterThan(15);
 
       await c.query(`set timezone = 'Asia/Kolkata'`);
       await c.query(`set datestyle = 'SQL, DMY'`);
