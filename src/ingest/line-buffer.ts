@@ -126,6 +126,42 @@ export class LineBuffer {
     this.used = p;
   }
 
+  /**
+   * A numeric[] literal of one field of each level ({p1,p2,…}): decimal() for each, with one bounds
+   * check for the whole array (the L2/L3 rows' arrays are most of their bytes).
+   */
+  decimalField(levels: readonly { readonly price: string; readonly qty: string }[], price: boolean): void {
+    const m = levels.length;
+    let total = 2 + m;
+    for (let j = 0; j < m; j++) {
+      const s = price ? levels[j]!.price : levels[j]!.qty;
+      if (typeof s !== 'string') throw new TypeError(`not decimal text: ${JSON.stringify(s)}`);
+      total += s.length;
+    }
+    if (this.used + total > this.cur.length) this.room(total);
+    const b = this.cur;
+    let p = this.used;
+    b[p++] = 123;
+    for (let j = 0; j < m; j++) {
+      if (j > 0) b[p++] = 44;
+      const s = price ? levels[j]!.price : levels[j]!.qty;
+      const n = s.length;
+      let odd = n === 0;
+      let dot = -1;
+      for (let k = 0; k < n; k++) {
+        const c = s.charCodeAt(k);
+        if (c < 48 || c > 57) {
+          if (c === 46 && dot < 0 && k > 0) dot = k;
+          else odd = true;
+        }
+        b[p++] = c;
+      }
+      if ((odd || dot === n - 1) && !isDecimalText(s)) throw new TypeError(`not decimal text: ${JSON.stringify(s)}`);
+    }
+    b[p++] = 125;
+    this.used = p;
+  }
+
   /** A safe integer in decimal digits. */
   int(v: number): void {
     if (!Number.isSafeInteger(v)) throw new TypeError(`not an integer: ${v}`);

@@ -83,13 +83,7 @@ function bool(out: LineBuffer, v: boolean): void {
 
 /** {p1,p2,…} of the levels' prices (field 'price') or quantities ('qty'). */
 function numericField(out: LineBuffer, levels: readonly PriceQty[], price: boolean): void {
-  out.byte(123);
-  for (let i = 0; i < levels.length; i++) {
-    if (i > 0) out.byte(44);
-    const l = levels[i]!;
-    out.decimal(price ? l.price : l.qty);
-  }
-  out.byte(125);
+  out.decimalField(levels, price);
 }
 
 function orders(out: LineBuffer, levels: readonly QueueLevel[]): void {
