@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { InstrumentPair, KrakenWsMessage } from '../kraken/messages.ts';
 import { mark } from '../log/logger.ts';
 import type { RawTable } from '../ingest/raw-tables.ts';
-import { l2Line, l3Line, tickerLine, tradeLine, type L2Row, type L3Row } from '../ingest/rows.ts';
+import { writeL2, writeL3, writeTicker, writeTrade, type L2Row, type L3Row, type RowWriter } from '../ingest/rows.ts';
 import { KrakenConnection, type ConnectionStats } from './connection.ts';
 import { L2Tracker, type Sample } from './l2-tracker.ts';
 import { L3Tracker } from './l3-tracker.ts';
@@ -23,7 +23,8 @@ import { candidates, quoteVolume, selectUniverse, type UniversePair, type Univer
 
 /** Where rows go: the CopyWriter, or a test double. */
 export interface RowSink {
-  push(table: RawTable, line: string, receivedMs: number): boolean;
+  /** Encodes the row into the sink's buffer; false when it was dropped (accounted there); throws when it cannot be encoded. */
+  pushRow<R>(table: RawTable, write: RowWriter<R>, runId: string, row: R, receivedMs: number): boolean;
   readonly healthy: boolean;
   readonly underPressure: boolean;
   on(event: 'pressure' | 'drain', listener: () => void): unknown;
@@ -224,7 +225,7 @@ export class Collector extends EventEmitter {
           const v = this.volumes.get(d.symbol);
           if (v === undefined) this.volumes.set(d.symbol, { volume: d.volume, vwap: d.vwap });
           else if (v.volume !== d.volume || v.vwap !== d.vwap) { v.volume = d.volume; v.vwap = d.vwap; v.quote = undefined; }
-          this.push('ticker_samples', tickerLine, d, receivedMs);
+          this.push('ticker_samples', writeTicker, d, receivedMs);
         }
         if (!this.ranked && this.pairs.size > 0) this.maybeFinishWarmup();
         return;
@@ -238,7 +239,7 @@ export class Collector extends EventEmitter {
             continue;
           }
           this.lastTradeId.set(d.symbol, d.trade_id);
-          this.push('trade_samples', tradeLine, d, receivedMs);
+          this.push('trade_samples', writeTrade, d, receivedMs);
         }
         return;
       }
@@ -306,26 +307,26 @@ export class Collector extends EventEmitter {
 
   // ---- rows -----------------------------------------------------------------------------------
 
-  /** Encodes one row and hands it to the sink (the encoder and its row are passed apart: no closure per row). */
-  private push<R>(table: RawTable, encode: (runId: string, row: R, receivedMs: number) => string, row: R, receivedMs: number): void {
-    let line: string;
+  /** Hands one row and its encoder to the sink, which encodes it in place (no closure, no line string per row). */
+  private push<R>(table: RawTable, write: RowWriter<R>, row: R, receivedMs: number): void {
+    let accepted: boolean;
     try {
-      line = encode(this.o.runId, row, receivedMs);
+      accepted = this.o.sink.pushRow(table, write, this.o.runId, row, receivedMs);
     } catch (err) {
       this.counters.unstorable++;
       this.malformed.record('collector', `unstorable ${table}: ${(err as Error).message}`, '');
       return;
     }
     this.rowsPushed[table]++;
-    if (!this.o.sink.push(table, line, receivedMs)) this.counters.rowsRefused++;
+    if (!accepted) this.counters.rowsRefused++;
   }
 
   private pushL2(rows: Sample<L2Row>[]): void {
-    for (const s of rows) this.push('l2_snap_metrics', l2Line, s.row, s.receivedMs);
+    for (const s of rows) this.push('l2_snap_metrics', writeL2, s.row, s.receivedMs);
   }
 
   private pushL3(rows: Sample<L3Row>[]): void {
-    for (const s of rows) this.push('l3_queue_metrics', l3Line, s.row, s.receivedMs);
+    for (const s of rows) this.push('l3_queue_metrics', writeL3, s.row, s.receivedMs);
   }
 
   private sweep(force: boolean, only?: 'book' | 'level3'): void {

@@ -355,30 +355,37 @@ function tradeData(): object {
   return { symbol, side, price, qty, ord_type, trade_id, timestamp };
 }
 
-const TICKER_DECIMALS = ['bid', 'bid_qty', 'ask', 'ask_qty', 'last', 'volume', 'vwap', 'low', 'high', 'change', 'change_pct'] as const;
-const TICKER_BIT: Record<string, number> = Object.fromEntries(TICKER_DECIMALS.map((k, n) => [k, 1 << n]));
-const TICKER_ALL = (1 << TICKER_DECIMALS.length) - 1;
-
 function tickerData(): object {
   let symbol: string | undefined;
   let timestamp: string | undefined;
-  const v: Record<string, string> = {};
+  // Locals and a switch, not a record keyed by field name (a dictionary object per message was this
+  // parser's top frame on the ticker channel).
+  let bid = '', bid_qty = '', ask = '', ask_qty = '', last = '', volume = '';
+  let vwap = '', low = '', high = '', change = '', change_pct = '';
   let seen = 0;
-  let seenOther = 0;
   if (openObject()) do {
     const k = key();
-    const bit = TICKER_BIT[k];
-    if (bit !== undefined && Object.hasOwn(TICKER_BIT, k)) { seen = once(seen, bit); v[k] = dec(); continue; }
-    if (k === 'symbol') { seenOther = once(seenOther, 1); symbol = nonEmptyStr(); continue; }
-    if (k === 'timestamp') { seenOther = once(seenOther, 2); timestamp = nonEmptyStr(); continue; }
-    skipValue();
+    switch (k) {
+      case 'bid': seen = once(seen, 1); bid = dec(); continue;
+      case 'bid_qty': seen = once(seen, 2); bid_qty = dec(); continue;
+      case 'ask': seen = once(seen, 4); ask = dec(); continue;
+      case 'ask_qty': seen = once(seen, 8); ask_qty = dec(); continue;
+      case 'last': seen = once(seen, 16); last = dec(); continue;
+      case 'volume': seen = once(seen, 32); volume = dec(); continue;
+      case 'vwap': seen = once(seen, 64); vwap = dec(); continue;
+      case 'low': seen = once(seen, 128); low = dec(); continue;
+      case 'high': seen = once(seen, 256); high = dec(); continue;
+      case 'change': seen = once(seen, 512); change = dec(); continue;
+      case 'change_pct': seen = once(seen, 1024); change_pct = dec(); continue;
+      case 'symbol': seen = once(seen, 2048); symbol = nonEmptyStr(); continue;
+      case 'timestamp': seen = once(seen, 4096); timestamp = nonEmptyStr(); continue;
+      default: skipValue();
+    }
   } while (more());
-  if (symbol === undefined || seen !== TICKER_ALL) bail();
-  const out = {
-    symbol, bid: v.bid, bid_qty: v.bid_qty, ask: v.ask, ask_qty: v.ask_qty, last: v.last, volume: v.volume,
-    vwap: v.vwap, low: v.low, high: v.high, change: v.change, change_pct: v.change_pct,
-  };
-  return timestamp === undefined ? out : { ...out, timestamp };
+  if (symbol === undefined || (seen & 2047) !== 2047) bail();
+  return timestamp === undefined
+    ? { symbol, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high, change, change_pct }
+    : { symbol, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high, change, change_pct, timestamp };
 }
 
 // ---- envelope -----------------------------------------------------------------------------

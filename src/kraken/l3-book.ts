@@ -189,14 +189,7 @@ export class L3Book {
     const computed = this.checksum();
     const ok = computed === expected >>> 0;
     if (!ok) this.checksumFailures++;
-    return {
-      ok, expected: expected >>> 0, computed,
-      stats: {
-        adds: acc.adds, modifies: acc.modifies, deletes: acc.deletes, anomalies: acc.anomalies,
-        qtyAdded: trimScaled(acc.added), qtyRemoved: trimScaled(acc.removed),
-      },
-      unitsAdded: acc.added, unitsRemoved: acc.removed,
-    };
+    return { ok, expected: expected >>> 0, computed, stats: new MessageStats(acc), unitsAdded: acc.added, unitsRemoved: acc.removed };
   }
 
   private truncate(s: Side): void {
@@ -259,6 +252,24 @@ function checksumInput(s: Side): string {
 class Acc {
   adds = 0; modifies = 0; deletes = 0; anomalies = 0;
   added = 0n; removed = 0n;
+}
+
+/** The quantities' text is formatted only when read (the collector sums unitsAdded/unitsRemoved instead). */
+class MessageStats implements L3MessageStats {
+  readonly adds: number;
+  readonly modifies: number;
+  readonly deletes: number;
+  readonly anomalies: number;
+  readonly #acc: Acc;
+  constructor(acc: Acc) {
+    this.adds = acc.adds;
+    this.modifies = acc.modifies;
+    this.deletes = acc.deletes;
+    this.anomalies = acc.anomalies;
+    this.#acc = acc;
+  }
+  get qtyAdded(): string { return trimScaled(this.#acc.added); }
+  get qtyRemoved(): string { return trimScaled(this.#acc.removed); }
 }
 
 function scaled(text: string): bigint {

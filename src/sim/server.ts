@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { BOOK_DEPTHS, L3_DEPTHS, SubscribeRequest } from '../kraken/messages.ts';
 import { Counter, type SentCounts } from './counts.ts';
 import * as enc from './encode.ts';
+import { FrameBatch } from './frames.ts';
 import { NO_FAULTS, type FaultConfig } from './faults.ts';
 import { l2Touches, l3Events, type L3Out } from './feed.ts';
 import { PairMarket, type StepResult } from './market.ts';
@@ -88,6 +89,8 @@ interface Conn {
   dataSeq: number;
   updateSeq: number;
   held: Map<string, { text: string; channel: string; symbol: string; rows: number }>;
+  /** Frames of the current burst of steps, written to the socket when the burst ends (see cork). */
+  frames: FrameBatch;
 }
 
 interface PairSubs {
@@ -123,6 +126,8 @@ class SimServer {
   private readonly bySymbol = new Map<string, PairMarket>();
   private readonly subs = new Map<PairMarket, PairSubs>();
   private readonly conns = new Set<Conn>();
+  /** Inside a burst of steps: data frames go to each connection's FrameBatch (see cork). */
+  private batching = false;
   /** Per-connection counters in connect order (kept after close; the sockets are not). */
   private readonly connCounters: Counter[] = [];
   private readonly counter = new Counter();
@@ -264,17 +269,26 @@ class SimServer {
     this.runTimer = setImmediate(() => this.runMax());
   }
 
-  /** Batches a burst of frames into few syscalls (ws has no public cork; its socket does). */
+  /**
+   * A burst of steps: between cork(true) and cork(false) the data frames of each connection are
+   * collected in its FrameBatch and written with one socket write at the end (same bytes as ws.send;
+   * nothing else is sent to the connection in between: the burst is synchronous).
+   */
   private cork(on: boolean): void {
-    for (const c of this.conns) {
-      const sock = (c.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-      if (sock) { if (on) sock.cork(); else sock.uncork(); }
-    }
+    this.batching = on;
+    if (!on) for (const c of this.conns) this.flushFrames(c);
+  }
+
+  private flushFrames(c: Conn): void {
+    if (c.frames.pending === 0) return;
+    const out = c.frames.take();
+    const sock = (c.ws as unknown as { _socket?: { write(b: Buffer): boolean; destroyed: boolean } })._socket;
+    if (sock && !sock.destroyed && c.ws.readyState === WebSocket.OPEN) sock.write(out);
   }
 
   private backpressured(): boolean {
     const hw = this.opts.highWaterBytes ?? 4 * 1024 * 1024;
-    for (const c of this.conns) if (c.ws.bufferedAmount > hw) return true;
+    for (const c of this.conns) if (c.ws.bufferedAmount + c.frames.pending > hw) return true;
     return false;
   }
 
@@ -357,7 +371,8 @@ class SimServer {
   private sendFrame(c: Conn, text: string, type: string): boolean {
     if (this.faultCfg.stall) { this.counter.fault('suppressed'); c.counter.fault('suppressed'); return false; }
     if (c.ws.readyState !== WebSocket.OPEN) return false;
-    c.ws.send(text);
+    if (this.batching) c.frames.addText(text);
+    else c.ws.send(text);
     c.lastSent = Date.now();
     this.counter.frame(type);
     c.counter.frame(type);
@@ -412,7 +427,7 @@ class SimServer {
     const now = Date.now();
     const c: Conn = {
       ws, index: this.connCounters.length, id: this.connRng.u64() | (1n << 62n), subs: new Map(),
-      lastSent: now, lastRecv: now, counter: new Counter(), dataSeq: 0, updateSeq: 0, held: new Map(),
+      lastSent: now, lastRecv: now, counter: new Counter(), dataSeq: 0, updateSeq: 0, held: new Map(), frames: new FrameBatch(),
     };
     this.conns.add(c);
     this.connCounters.push(c.counter);
@@ -452,6 +467,7 @@ class SimServer {
    */
   private dropConn(c: Conn): void {
     this.noteFault(c, 'dropped');
+    this.flushFrames(c); // what was sent before the drop arrives, as without batching
     this.forget(c);
     const sock = (c.ws as unknown as { _socket?: { end(): void } })._socket;
     if (!sock) { c.ws.terminate(); return; }

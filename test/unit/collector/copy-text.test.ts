@@ -1,7 +1,7 @@
 // COPY text encoding: escaping, nulls, numeric arrays that keep Kraken's digits.
 import { describe, expect, it } from 'vitest';
 import {
-  copyExchangeTs, copyIntArray, copyMillis, copyNullable, copyNumericArray, copyText, isTimestampText,
+  copyExchangeTs, copyIntArray, copyMillis, copyNullable, copyNumericArray, copyText, isTimestampText, TIMESTAMP_PATTERN,
 } from '../../../src/ingest/copy-text.ts';
 import { l2Line, tradeLine } from '../../../src/ingest/rows.ts';
 
@@ -46,6 +46,33 @@ describe('COPY text encoding', () => {
     expect(l2.split('\t')).toEqual([
       '7', 'BTC/USD', '10', 't', '{1.0}', '{2.50}', '{}', '{}', '4294967295', 'f', '3', '\\N', '1970-01-01T00:00:00.000Z\n',
     ]);
+  });
+
+  it('isTimestampText accepts exactly what its regular expression does, on edge forms and random mutations', () => {
+    const seeds = ['2023-09-25T09:04:31.742599Z', '2023-09-25T09:04:31Z', '2023-09-25 09:04:31.123456789+02:00',
+      '2023-09-25T09:04:31-0530', '2023-09-25T09:04:31.1+00:00', '2023-09-25T09:04:31.1234567890Z', '2023-09-25T09:04:31.Z',
+      '2023-09-25T09:04:31+02:0', '2023-09-25T09:04:31+02:000', '2023-09-25T09:04:31Zx', '2023-9-25T09:04:31Z', '', 'Z'];
+    const alphabet = '0123456789-+:.TZ tz\n٣';
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    const cases = [...seeds];
+    for (let i = 0; i < 20_000; i++) {
+      const a = [...seeds[rnd(seeds.length)]!];
+      for (let m = 1 + rnd(3); m > 0; m--) {
+        const at = rnd(a.length + 1);
+        const op = rnd(3);
+        const ch = alphabet[rnd(alphabet.length)]!;
+        if (op === 0) a.splice(at, 1); else if (op === 1) a.splice(at, 0, ch); else a.splice(at, 1, ch);
+      }
+      cases.push(a.join(''));
+    }
+    let accepted = 0;
+    for (const c of cases) {
+      expect(isTimestampText(c), JSON.stringify(c)).toBe(TIMESTAMP_PATTERN.test(c));
+      if (isTimestampText(c)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(200); // both sides of the decision are exercised
+    expect(accepted).toBeLessThan(cases.length - 1000);
   });
 
   it('copyMillis is toISOString, also across seconds, repeats and odd values', () => {

@@ -24,7 +24,8 @@ describe('L3Book', () => {
       checksum: l3Checksum([lvl(a1m, a2), lvl(a3)], [lvl(b3), lvl(b2)]),
     });
     expect(upd.ok).toBe(true);
-    expect(upd.stats).toEqual({ adds: 1, modifies: 1, deletes: 1, qtyAdded: '1', qtyRemoved: '1.25', anomalies: 0 });
+    const { adds, modifies, deletes, qtyAdded, qtyRemoved, anomalies } = upd.stats;
+    expect({ adds, modifies, deletes, qtyAdded, qtyRemoved, anomalies }).toEqual({ adds: 1, modifies: 1, deletes: 1, qtyAdded: '1', qtyRemoved: '1.25', anomalies: 0 });
     expect(b.levels('ask')[0]!.orders.map((x) => x.order_id)).toEqual(['A1', 'A2']);
     expect(b.queueAtTouch().ask).toEqual({ price: '10.1', orders: 2, qty: '2.25' });
 
