@@ -7,6 +7,13 @@ import { formatScaled } from '../kraken/decimal-text.ts';
 
 const EXTRA = ',"x_sim_extra":{"note":"unknown field","n":1}';
 const str = JSON.stringify;
+/** JSON text of each symbol, quoted once (every data message carries it). */
+const symbolJson = new Map<string, string>();
+function sym(symbol: string): string {
+  let j = symbolJson.get(symbol);
+  if (j === undefined) { j = str(symbol); if (symbolJson.size < 10_000) symbolJson.set(symbol, j); }
+  return j;
+}
 
 /** RFC 3339 UTC with `digits` fraction digits from ns since epoch. */
 let cachedSecond = -1n;
@@ -48,7 +55,7 @@ export function ackSuccess(method: string, result: Record<string, unknown>, reqI
 }
 
 export function ackFailure(method: string, error: string, symbol: string | undefined, reqId: number | undefined, timeIn: string, timeOut: string): string {
-  return `{"error":${str(error)},"method":${str(method)},"success":false${symbol === undefined ? '' : `,"symbol":${str(symbol)}`},"time_in":${str(timeIn)},"time_out":${str(timeOut)}${reqId === undefined ? '' : `,"req_id":${reqId}`}}`;
+  return `{"error":${str(error)},"method":${str(method)},"success":false${symbol === undefined ? '' : `,"symbol":${sym(symbol)}`},"time_in":${str(timeIn)},"time_out":${str(timeOut)}${reqId === undefined ? '' : `,"req_id":${reqId}`}}`;
 }
 
 function levels(ls: readonly L2Touch[]): string {
@@ -61,7 +68,7 @@ function levels(ls: readonly L2Touch[]): string {
 }
 
 export function bookMessage(type: 'snapshot' | 'update', symbol: string, bids: readonly L2Touch[], asks: readonly L2Touch[], checksum: number, ts: bigint, extra = false): string {
-  return `{"channel":"book","type":"${type}","data":[{"symbol":${str(symbol)},"bids":${levels(bids)},"asks":${levels(asks)},"checksum":${checksum},"timestamp":"${isoTime(ts)}"${extra ? EXTRA : ''}}]${extra ? EXTRA : ''}}`;
+  return `{"channel":"book","type":"${type}","data":[{"symbol":${sym(symbol)},"bids":${levels(bids)},"asks":${levels(asks)},"checksum":${checksum},"timestamp":"${isoTime(ts)}"${extra ? EXTRA : ''}}]${extra ? EXTRA : ''}}`;
 }
 
 function orders(os: readonly L3Out[], withEvent: boolean): string {
@@ -75,7 +82,7 @@ function orders(os: readonly L3Out[], withEvent: boolean): string {
 
 export function l3Message(type: 'snapshot' | 'update', symbol: string, bids: readonly L3Out[], asks: readonly L3Out[], checksum: number, ts: bigint, extra = false): string {
   const upd = type === 'update';
-  return `{"channel":"level3","type":"${type}","data":[{"symbol":${str(symbol)},"checksum":${checksum},"bids":${orders(bids, upd)},"asks":${orders(asks, upd)},"timestamp":"${isoTime(ts, 9)}"${extra ? EXTRA : ''}}]${extra ? EXTRA : ''}}`;
+  return `{"channel":"level3","type":"${type}","data":[{"symbol":${sym(symbol)},"checksum":${checksum},"bids":${orders(bids, upd)},"asks":${orders(asks, upd)},"timestamp":"${isoTime(ts, 9)}"${extra ? EXTRA : ''}}]${extra ? EXTRA : ''}}`;
 }
 
 export interface TradeOut { side: string; priceText: string; qtyText: string; ordType: string; tradeId: number; ts: bigint }
@@ -84,13 +91,13 @@ export function tradeMessage(type: 'snapshot' | 'update', symbol: string, trades
   let s = '[';
   for (let i = 0; i < trades.length; i++) {
     const t = trades[i]!;
-    s += `${i ? ',' : ''}{"symbol":${str(symbol)},"side":"${t.side}","price":${t.priceText},"qty":${t.qtyText},"ord_type":"${t.ordType}","trade_id":${t.tradeId},"timestamp":"${isoTime(t.ts)}"${extra ? EXTRA : ''}}`;
+    s += `${i ? ',' : ''}{"symbol":${sym(symbol)},"side":"${t.side}","price":${t.priceText},"qty":${t.qtyText},"ord_type":"${t.ordType}","trade_id":${t.tradeId},"timestamp":"${isoTime(t.ts)}"${extra ? EXTRA : ''}}`;
   }
   return `{"channel":"trade","type":"${type}","data":${s}]${extra ? EXTRA : ''}}`;
 }
 
 export function tickerMessage(type: 'snapshot' | 'update', symbol: string, f: Record<string, string>, ts: bigint, extra = false): string {
-  return `{"channel":"ticker","type":"${type}","data":[{"symbol":${str(symbol)},"bid":${f.bid},"bid_qty":${f.bid_qty},"ask":${f.ask},"ask_qty":${f.ask_qty},"last":${f.last},"volume":${f.volume},"vwap":${f.vwap},"low":${f.low},"high":${f.high},"change":${f.change},"change_pct":${f.change_pct},"timestamp":"${isoTime(ts)}"${extra ? EXTRA : ''}}]${extra ? EXTRA : ''}}`;
+  return `{"channel":"ticker","type":"${type}","data":[{"symbol":${sym(symbol)},"bid":${f.bid},"bid_qty":${f.bid_qty},"ask":${f.ask},"ask_qty":${f.ask_qty},"last":${f.last},"volume":${f.volume},"vwap":${f.vwap},"low":${f.low},"high":${f.high},"change":${f.change},"change_pct":${f.change_pct},"timestamp":"${isoTime(ts)}"${extra ? EXTRA : ''}}]${extra ? EXTRA : ''}}`;
 }
 
 function unit(decimals: number): string {

@@ -61,6 +61,8 @@ export class PairMarket {
   private low: bigint | undefined;
   private high: bigint | undefined;
   private volume = 0n;
+  /** The start price in ticks (ticker fallback for last/open), parsed once. */
+  private startUnits: bigint | undefined;
   private cost = 0n;
 
   /** `startNs`: time stamped on the orders of the initial book. */
@@ -102,16 +104,17 @@ export class PairMarket {
       this.cancelRandom(ts);
     }
     const bbo1 = this.bbo();
-    const bboChanged = bbo1.some((v, i) => v !== bbo0[i]);
+    const bboChanged = bbo1[0] !== bbo0[0] || bbo1[1] !== bbo0[1] || bbo1[2] !== bbo0[2] || bbo1[3] !== bbo0[3];
     return { ts, events: b.drainEvents(), trades, bboChanged, before };
   }
 
   /** Best bid/ask prices and quantities, to detect a changed top of book. */
   private bbo(): [bigint, bigint, bigint, bigint] {
     const b = this.book;
-    const bid = b.bids.best() ?? -1n;
-    const ask = b.asks.best() ?? -1n;
-    return [bid, b.bids.levels.get(bid)?.total ?? 0n, ask, b.asks.levels.get(ask)?.total ?? 0n];
+    // ordered[0] is the level of prices[0] (no Map lookup by bigint).
+    const bid = b.bids.ordered[0];
+    const ask = b.asks.ordered[0];
+    return [bid?.price ?? -1n, bid?.total ?? 0n, ask?.price ?? -1n, ask?.total ?? 0n];
   }
 
   private moveFair(): void {
@@ -208,8 +211,9 @@ export class PairMarket {
       if (p === undefined) break;
       if (ordType === 'limit' && (side === 'buy' ? p > limit : p < limit)) break;
       // Never sweep a side empty: the last level stays (a real book refills; so does ours).
-      if (resting.prices.length <= 1 && resting.levels.get(p)!.orders.length <= 1) break;
-      const maker: SimOrder = resting.levels.get(p)!.orders[0]!;
+      const top = resting.ordered[0]!; // the level of p
+      if (resting.prices.length <= 1 && top.orders.length <= 1) break;
+      const maker: SimOrder = top.orders[0]!;
       const fill = remaining < maker.qty ? remaining : maker.qty;
       if (fill === maker.qty) b.remove(maker, ts); else b.modify(maker, maker.qty - fill, ts);
       remaining -= fill;
@@ -248,7 +252,7 @@ export class PairMarket {
     const b = this.book;
     const bid = b.bids.best() ?? 0n;
     const ask = b.asks.best() ?? 0n;
-    const start = parseScaled(this.spec.startPrice, pp);
+    const start = (this.startUnits ??= parseScaled(this.spec.startPrice, pp));
     const last = this.last ?? start;
     const open = this.open ?? start;
     const change = last - open;

@@ -385,14 +385,15 @@ class SimServer {
     if (c.ws.readyState !== WebSocket.OPEN) return;
     const seq = ++c.dataSeq;
     if (f.malformedEvery > 0 && seq % f.malformedEvery === 0) this.sendMalformed(c);
-    const key = `${channel}\u0000${symbol}`;
+    // The held-message key only when the reorder fault is on (a string and a Map lookup per frame otherwise).
+    const key = f.reorderEvery > 0 || c.held.size > 0 ? `${channel}\u0000${symbol}` : '';
     if (kind === 'update' && f.reorderEvery > 0 && ++c.updateSeq % f.reorderEvery === 0 && !c.held.has(key)) {
       c.held.set(key, { text, channel, symbol, rows });
       this.noteFault(c, 'reordered');
       return;
     }
     this.deliver(c, text, channel, symbol, kind, rows);
-    const held = c.held.get(key);
+    const held = key === '' ? undefined : c.held.get(key);
     if (held && kind === 'update') {
       c.held.delete(key);
       this.deliver(c, held.text, held.channel, held.symbol, 'update', held.rows);
