@@ -105,30 +105,14 @@ export class LineBuffer {
    * anything that is not a finite decimal number, so it can never smuggle a delimiter into the row.
    */
   decimal(s: string): void {
-    const n = s.length;
-    if (this.used + n > this.cur.length) this.room(n);
-    const b = this.cur;
-    let p = this.used;
-    // Hot path: \d+(\.\d+)? checked while copying; anything else must pass isDecimalText.
-    let plain = n > 0;
-    let dot = -1;
-    for (let k = 0; k < n; k++) {
-      const c = s.charCodeAt(k);
-      if (c === 46) {
-        if (dot >= 0 || k === 0) plain = false;
-        dot = k;
-      } else if (c < 48 || c > 57) plain = false;
-      b[p++] = c;
-    }
-    if ((!plain || dot === n - 1) && (typeof s !== 'string' || !isDecimalText(s))) {
-      throw new TypeError(`not decimal text: ${JSON.stringify(s)}`);
-    }
-    this.used = p;
+    if (typeof s !== 'string') throw new TypeError(`not decimal text: ${JSON.stringify(s)}`);
+    if (this.used + s.length > this.cur.length) this.room(s.length);
+    this.used = this.putDecimal(s, this.used);
   }
 
   /**
-   * A numeric[] literal of one field of each level ({p1,p2,…}): decimal() for each, with one bounds
-   * check for the whole array (the L2/L3 rows' arrays are most of their bytes).
+   * A numeric[] literal of one field of each level ({p1,p2,…}): each element as decimal(), with one
+   * bounds check for the whole array (the L2/L3 rows' arrays are most of their bytes).
    */
   decimalField(levels: readonly { readonly price: string; readonly qty: string }[], price: boolean): void {
     const m = levels.length;
@@ -144,22 +128,31 @@ export class LineBuffer {
     b[p++] = 123;
     for (let j = 0; j < m; j++) {
       if (j > 0) b[p++] = 44;
-      const s = price ? levels[j]!.price : levels[j]!.qty;
-      const n = s.length;
-      let odd = n === 0;
-      let dot = -1;
-      for (let k = 0; k < n; k++) {
-        const c = s.charCodeAt(k);
-        if (c < 48 || c > 57) {
-          if (c === 46 && dot < 0 && k > 0) dot = k;
-          else odd = true;
-        }
-        b[p++] = c;
-      }
-      if ((odd || dot === n - 1) && !isDecimalText(s)) throw new TypeError(`not decimal text: ${JSON.stringify(s)}`);
+      p = this.putDecimal(price ? levels[j]!.price : levels[j]!.qty, p);
     }
     b[p++] = 125;
     this.used = p;
+  }
+
+  /**
+   * Copies the string s (room already made) to `cur` at p and returns the end. Hot path: \d+(\.\d+)?
+   * is checked while copying; anything else must pass isDecimalText or the row is refused.
+   */
+  private putDecimal(s: string, p: number): number {
+    const b = this.cur;
+    const n = s.length;
+    let odd = n === 0;
+    let dot = -1;
+    for (let k = 0; k < n; k++) {
+      const c = s.charCodeAt(k);
+      if (c < 48 || c > 57) {
+        if (c === 46 && dot < 0 && k > 0) dot = k;
+        else odd = true;
+      }
+      b[p++] = c;
+    }
+    if ((odd || dot === n - 1) && !isDecimalText(s)) throw new TypeError(`not decimal text: ${JSON.stringify(s)}`);
+    return p;
   }
 
   /** A safe integer in decimal digits. */

@@ -81,11 +81,6 @@ function bool(out: LineBuffer, v: boolean): void {
   out.byte(v ? 116 : 102);
 }
 
-/** {p1,p2,…} of the levels' prices (field 'price') or quantities ('qty'). */
-function numericField(out: LineBuffer, levels: readonly PriceQty[], price: boolean): void {
-  out.decimalField(levels, price);
-}
-
 function orders(out: LineBuffer, levels: readonly QueueLevel[]): void {
   out.byte(123);
   for (let i = 0; i < levels.length; i++) {
@@ -136,10 +131,10 @@ export const writeL2: RowWriter<L2Row> = (out, runId, r, receivedMs) => {
   out.text(r.symbol); out.byte(TAB);
   out.int(r.depth); out.byte(TAB);
   bool(out, r.isSnapshot); out.byte(TAB);
-  numericField(out, r.bids, true); out.byte(TAB);
-  numericField(out, r.bids, false); out.byte(TAB);
-  numericField(out, r.asks, true); out.byte(TAB);
-  numericField(out, r.asks, false); out.byte(TAB);
+  out.decimalField(r.bids, true); out.byte(TAB);
+  out.decimalField(r.bids, false); out.byte(TAB);
+  out.decimalField(r.asks, true); out.byte(TAB);
+  out.decimalField(r.asks, false); out.byte(TAB);
   out.int(r.checksum >>> 0); out.byte(TAB);
   bool(out, r.checksumOk); out.byte(TAB);
   out.int(r.updatesApplied); out.byte(TAB);
@@ -150,11 +145,11 @@ export const writeL2: RowWriter<L2Row> = (out, runId, r, receivedMs) => {
 export const writeL3: RowWriter<L3Row> = (out, runId, r, receivedMs) => {
   out.ascii(runId); out.byte(TAB);
   out.text(r.symbol); out.byte(TAB);
-  numericField(out, r.bids, true); out.byte(TAB);
-  numericField(out, r.bids, false); out.byte(TAB);
+  out.decimalField(r.bids, true); out.byte(TAB);
+  out.decimalField(r.bids, false); out.byte(TAB);
   orders(out, r.bids); out.byte(TAB);
-  numericField(out, r.asks, true); out.byte(TAB);
-  numericField(out, r.asks, false); out.byte(TAB);
+  out.decimalField(r.asks, true); out.byte(TAB);
+  out.decimalField(r.asks, false); out.byte(TAB);
   orders(out, r.asks); out.byte(TAB);
   out.int(r.adds); out.byte(TAB);
   out.int(r.modifies); out.byte(TAB);
