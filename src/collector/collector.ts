@@ -370,7 +370,7 @@ export class Collector extends EventEmitter {
     if (this.warmupTimer) clearTimeout(this.warmupTimer);
     const quoteVolumes = new Map<string, string>();
     for (const [sym, v] of this.volumes) quoteVolumes.set(sym, (v.quote ??= quoteVolume(v.volume, v.vwap)));
-    const pairs = selectUniverse(this.pairs.values(), quoteVolumes, policy);
+    const pairs = selectUniverse(this.pairs.values(), quoteVolumes, policy, this.selected);
     this.apply(pairs, reason);
   }
 

@@ -6,13 +6,13 @@ import { ConfigError } from '../config/config.ts';
 /** Never echoed, never stored in ingest_runs.config. */
 export const INGEST_SECRET_VARIABLES = new Set(['KRAKEN_L3_TOKEN']);
 
-const int = (min: number, max: number, dflt: number) =>
+const wholeNumber = (min: number, max: number) =>
   z.coerce
     .number({ invalid_type_error: `expected a whole number from ${min} to ${max}` })
     .int(`expected a whole number from ${min} to ${max}`)
     .min(min, `expected a whole number from ${min} to ${max}`)
-    .max(max, `expected a whole number from ${min} to ${max}`)
-    .default(dflt);
+    .max(max, `expected a whole number from ${min} to ${max}`);
+const int = (min: number, max: number, dflt: number) => wholeNumber(min, max).default(dflt);
 
 const oneOf = <T extends readonly number[]>(values: T, dflt: T[number]) =>
   z.coerce
@@ -32,6 +32,8 @@ export const ingestConfigSchema = z.object({
     .transform((s) => (s.trim() === '*' ? [] : s.split(',').map((q) => q.trim().toUpperCase())))
     .refine((qs) => qs.every((q) => /^[A-Z0-9]{2,10}$/.test(q)), 'expected quote currencies like USD,EUR (or * for all)'),
   INGEST_TOP_N: int(0, 10_000, 50),
+  // Default (unset): a tenth of INGEST_TOP_N, rounded down.
+  INGEST_TOP_N_MARGIN: wholeNumber(0, 10_000).optional(),
   INGEST_BOOK_DEPTH: oneOf([10, 25, 100, 500, 1000] as const, 10),
   INGEST_L3_DEPTH: oneOf([10, 100, 1000] as const, 10),
   INGEST_STORE_LEVELS: int(1, 1000, 10),
@@ -58,6 +60,11 @@ export const ingestConfigSchema = z.object({
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
+/** The universe's hysteresis in ranks: INGEST_TOP_N_MARGIN, else a tenth of INGEST_TOP_N. */
+export function topNMargin(c: IngestConfig): number {
+  return c.INGEST_TOP_N_MARGIN ?? Math.floor(c.INGEST_TOP_N / 10);
+}
+
 /** Reads and validates the ingest variables; throws ConfigError naming the first bad one. */
 export function loadIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
   const relevant: Record<string, string> = {};
@@ -75,6 +82,10 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
   const c = parsed.data;
   if (c.INGEST_STORE_LEVELS > c.INGEST_BOOK_DEPTH) {
     throw new ConfigError('INGEST_STORE_LEVELS', `must not exceed INGEST_BOOK_DEPTH (${c.INGEST_BOOK_DEPTH}), got ${c.INGEST_STORE_LEVELS}`);
+  }
+  if (c.INGEST_TOP_N_MARGIN !== undefined && c.INGEST_TOP_N > 0 && c.INGEST_TOP_N_MARGIN >= c.INGEST_TOP_N) {
+    // A margin of N or more could keep even the most liquid newcomer out of the universe.
+    throw new ConfigError('INGEST_TOP_N_MARGIN', `must be below INGEST_TOP_N (${c.INGEST_TOP_N}), got ${c.INGEST_TOP_N_MARGIN}`);
   }
   if (c.INGEST_RECONNECT_MAX_MS < c.INGEST_RECONNECT_MIN_MS) {
     throw new ConfigError('INGEST_RECONNECT_MAX_MS', `must be at least INGEST_RECONNECT_MIN_MS (${c.INGEST_RECONNECT_MIN_MS})`);

@@ -11,7 +11,7 @@ import type { UniversePair } from '../collector/universe.ts';
 import { ROOT_DIR } from '../db/migrate.ts';
 import { mark } from '../log/logger.ts';
 import type { IngestConfig } from './config.ts';
-import { runConfig } from './config.ts';
+import { runConfig, topNMargin } from './config.ts';
 import { CopyWriter, type WriterStats } from './copy-writer.ts';
 import { createPool } from '../db/pool.ts';
 
@@ -143,7 +143,7 @@ export async function runIngest(opts: IngestRunOptions): Promise<IngestRunResult
     collector = new Collector({
       runId, sink: writer, log, wsUrl: opts.wsUrl, l3Url: c.KRAKEN_L3_WS_URL, l3Token: c.KRAKEN_L3_TOKEN,
       bookDepth: c.INGEST_BOOK_DEPTH, l3Depth: c.INGEST_L3_DEPTH, storeLevels: c.INGEST_STORE_LEVELS,
-      sampleMs: c.INGEST_SAMPLE_MS, policy: { quotes: c.INGEST_QUOTES, topN: c.INGEST_TOP_N },
+      sampleMs: c.INGEST_SAMPLE_MS, policy: { quotes: c.INGEST_QUOTES, topN: c.INGEST_TOP_N, keepMargin: topNMargin(c) },
       universeWarmupMs: c.INGEST_UNIVERSE_WARMUP_MS, universeRefreshMs: c.INGEST_UNIVERSE_REFRESH_S * 1000,
       onUniverse: recordUniverse, subRatePerSec: c.INGEST_SUB_RATE, subBatch: c.INGEST_SUB_BATCH,
       reconnectMinMs: c.INGEST_RECONNECT_MIN_MS, reconnectMaxMs: c.INGEST_RECONNECT_MAX_MS,

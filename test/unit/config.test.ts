@@ -1,6 +1,7 @@
 // A bad configuration value stops start-up with one line naming the variable.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { loadIngestConfig, topNMargin } from '../../src/ingest/config.ts';
 import { cleanEnv, runCli } from '../support/cli.ts';
 
 describe('configuration', () => {
@@ -37,5 +38,17 @@ describe('configuration', () => {
     expect(res.stderr.trimEnd().split('\n')).toEqual([
       'kapitaal: configuration error: INGEST_PG_PORT: expected a port number (got "abc")',
     ]);
+  });
+});
+
+describe('ingest configuration', () => {
+  it('derives the universe margin from INGEST_TOP_N unless it is set, and refuses one that could lock newcomers out', () => {
+    expect(topNMargin(loadIngestConfig({}))).toBe(5);
+    expect(topNMargin(loadIngestConfig({ INGEST_TOP_N: '7' }))).toBe(0);
+    expect(topNMargin(loadIngestConfig({ INGEST_TOP_N: '50', INGEST_TOP_N_MARGIN: '0' }))).toBe(0);
+    expect(topNMargin(loadIngestConfig({ INGEST_TOP_N: '0', INGEST_TOP_N_MARGIN: '3' }))).toBe(3);
+    expect(() => loadIngestConfig({ INGEST_TOP_N: '10', INGEST_TOP_N_MARGIN: '10' }))
+      .toThrow('INGEST_TOP_N_MARGIN: must be below INGEST_TOP_N (10), got 10');
+    expect(() => loadIngestConfig({ INGEST_TOP_N_MARGIN: '-1' })).toThrow(/INGEST_TOP_N_MARGIN: expected a whole number/);
   });
 });
