@@ -12,6 +12,7 @@ import type { MarketView } from './market-view.ts';
 import { PgMarketView } from './market-view-pg.ts';
 import { DEFAULT_FEES } from './matching.ts';
 import { PaperExchange } from './paper.ts';
+import { PgPaperStore } from './paper-store.ts';
 import { createSimulatorExchange, isLoopbackUrl } from './simulator.ts';
 import type { Exchange, ExchangeKind } from './types.ts';
 
@@ -121,7 +122,12 @@ export function createExchange(deps: CreateExchangeDeps): Exchange {
     case 'paper': {
       const market = deps.market ?? (deps.ingestPool ? new PgMarketView(deps.ingestPool) : undefined);
       if (!market) throw new ExchangeRefused('paper exchange refused: no market view (ingest database) to simulate fills against');
-      return new PaperExchange({ market, fees: { maker: xenv.KAPITAAL_PAPER_MAKER_FEE, taker: xenv.KAPITAAL_PAPER_TAKER_FEE } });
+      return new PaperExchange({
+        market,
+        fees: { maker: xenv.KAPITAAL_PAPER_MAKER_FEE, taker: xenv.KAPITAAL_PAPER_TAKER_FEE },
+        // The paper venue's orders and fills survive restarts in the decision database.
+        store: deps.decisionPool ? new PgPaperStore(deps.decisionPool) : undefined,
+      });
     }
   }
 }

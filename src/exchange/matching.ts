@@ -336,6 +336,23 @@ export class MatchingVenue {
     return this.trades;
   }
 
+  /** The last placement/fill number handed out (orders and fills share the counter). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Orders placed after placement number `seq`, oldest first. */
+  ordersAfter(seq: number): VenueOrder[] {
+    return [...this.orders.values()].filter((o) => o.seq > seq).sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Fills numbered after `seq`, oldest first. */
+  tradesAfter(seq: number): VenueTrade[] {
+    let i = this.trades.length;
+    while (i > 0 && this.trades[i - 1]!.seq > seq) i--;
+    return this.trades.slice(i);
+  }
+
   private restingOrders(symbol: string): VenueOrder[] {
     return this.openOrders().filter((o) => o.symbol === symbol && o.ordertype === 'limit');
   }
