@@ -7,6 +7,7 @@ import { BOOK_DEPTHS, L3_DEPTHS, SubscribeRequest } from '../kraken/messages.ts'
 import { Counter, type SentCounts } from './counts.ts';
 import * as enc from './encode.ts';
 import { FrameBatch } from './frames.ts';
+import { rawSocketOf, type RawSocket } from './raw-socket.ts';
 import { NO_FAULTS, type FaultConfig } from './faults.ts';
 import { l2Touches, l3Events, type L3Out } from './feed.ts';
 import { PairMarket, type StepResult } from './market.ts';
@@ -39,6 +40,11 @@ export interface SimulatorOptions {
   pairStatus?: Record<string, PairStatus>;
   /** Stop stepping while any socket has more than this many bytes queued (default 4 MiB). */
   highWaterBytes?: number;
+  /**
+   * Write each burst's frames with one socket write (default true). false: every frame through
+   * ws.send, the path taken anyway when ws's socket cannot be reached (raw-socket.ts).
+   */
+  batchFrames?: boolean;
 }
 
 export interface SimMarketControl {
@@ -91,6 +97,8 @@ interface Conn {
   held: Map<string, { text: string; channel: string; symbol: string; rows: number }>;
   /** Frames of the current burst of steps, written to the socket when the burst ends (see cork). */
   frames: FrameBatch;
+  /** The socket under ws (raw-socket.ts); null: no batching, frames go through ws.send. */
+  raw: RawSocket | null;
 }
 
 interface PairSubs {
@@ -282,8 +290,7 @@ class SimServer {
   private flushFrames(c: Conn): void {
     if (c.frames.pending === 0) return;
     const out = c.frames.take();
-    const sock = (c.ws as unknown as { _socket?: { write(b: Buffer): boolean; destroyed: boolean } })._socket;
-    if (sock && !sock.destroyed && c.ws.readyState === WebSocket.OPEN) sock.write(out);
+    if (c.raw && !c.raw.destroyed && c.ws.readyState === WebSocket.OPEN) c.raw.write(out);
   }
 
   private backpressured(): boolean {
@@ -371,7 +378,7 @@ class SimServer {
   private sendFrame(c: Conn, text: string, type: string): boolean {
     if (this.faultCfg.stall) { this.counter.fault('suppressed'); c.counter.fault('suppressed'); return false; }
     if (c.ws.readyState !== WebSocket.OPEN) return false;
-    if (this.batching) c.frames.addText(text);
+    if (this.batching && c.raw) c.frames.addText(text);
     else c.ws.send(text);
     c.lastSent = Date.now();
     this.counter.frame(type);
@@ -429,6 +436,7 @@ class SimServer {
     const c: Conn = {
       ws, index: this.connCounters.length, id: this.connRng.u64() | (1n << 62n), subs: new Map(),
       lastSent: now, lastRecv: now, counter: new Counter(), dataSeq: 0, updateSeq: 0, held: new Map(), frames: new FrameBatch(),
+      raw: this.opts.batchFrames === false ? null : rawSocketOf(ws),
     };
     this.conns.add(c);
     this.connCounters.push(c.counter);
@@ -470,9 +478,8 @@ class SimServer {
     this.noteFault(c, 'dropped');
     this.flushFrames(c); // what was sent before the drop arrives, as without batching
     this.forget(c);
-    const sock = (c.ws as unknown as { _socket?: { end(): void } })._socket;
-    if (!sock) { c.ws.terminate(); return; }
-    sock.end();
+    if (!c.raw) { c.ws.terminate(); return; }
+    c.raw.end();
     setTimeout(() => c.ws.terminate(), 1000).unref();
   }
 

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../../src/sim/index.ts';
+import { rawSocketOf } from '../../../src/sim/raw-socket.ts';
 import { TestClient } from './client.ts';
 
 const sims: Simulator[] = [];
@@ -14,8 +15,8 @@ afterEach(async () => {
 const GOLDEN = 'd6f94ecc303334dfb6445b5d2542f37427fc76bc1e9f1a5baa5b842c82e095d1';
 
 /** Runs a scripted session and returns every data frame plus the status frame, byte for byte. */
-async function session(seed: string): Promise<string[]> {
-  const sim = await startSimulator({ seed, paused: true, clock: 'sim', pairs: 12 });
+async function session(seed: string, batchFrames = true): Promise<string[]> {
+  const sim = await startSimulator({ seed, paused: true, clock: 'sim', pairs: 12, batchFrames });
   sims.push(sim);
   const c = await TestClient.connect(sim.url);
   clients.push(c);
@@ -52,5 +53,25 @@ describe('determinism', () => {
     for (const f of frames) h.update(f + '\n');
     expect(frames.length).toBeGreaterThan(1000);
     expect(h.digest('hex')).toBe(GOLDEN);
+  });
+
+  it('sends the same bytes through ws.send when frames are not batched (the fallback without ws internals)', async () => {
+    const frames = await session('gold-1', false);
+    const h = createHash('sha256');
+    for (const f of frames) h.update(f + '\n');
+    expect(h.digest('hex')).toBe(GOLDEN);
+  });
+
+  it('reaches the socket under a ws connection (the batching path is in use with the pinned ws)', async () => {
+    const { WebSocketServer, WebSocket } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    const seen = new Promise<ReturnType<typeof rawSocketOf>>((resolve) => wss.once('connection', (ws) => resolve(rawSocketOf(ws))));
+    await new Promise((r) => wss.once('listening', r));
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    const raw = await seen;
+    client.terminate();
+    await new Promise((r) => wss.close(r));
+    expect(raw).not.toBeNull();
+    expect(rawSocketOf({} as never)).toBeNull();
   });
 });
