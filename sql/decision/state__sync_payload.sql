@@ -35,6 +35,8 @@ as $$
   select json_build_object(
     'run_id', p_run_id,
     'read_at', clock_timestamp(),
+    -- The decision side checks it: state digests only compare within one PostgreSQL major version.
+    'server_version_num', current_setting('server_version_num')::integer,
     'newest_generation_id', (select g.generation_id from g),
     'runs', (select json_agg(r order by r.run_id)
                from kapitaal.ingest_runs r where r.run_id in (select l.run_id from lineage l)),

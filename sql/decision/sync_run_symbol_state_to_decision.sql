@@ -27,6 +27,8 @@ declare
   v_digest text;
   v_rows integer;
   v_other integer;
+  v_ingest_major integer := (p_payload->>'server_version_num')::integer / 10000;
+  v_local_major integer := current_setting('server_version_num')::integer / 10000;
 begin
   if v_run is null then
     raise exception 'sync_run_symbol_state_to_decision: payload without run_id' using errcode = '22023';
@@ -71,6 +73,14 @@ begin
     reason := format('ALREADY_VISIBLE: generation %s is visible here (this payload carries %s)', v_current, generation_id);
     return next;
     return;
+  end if;
+
+  -- Said plainly before any digest is compared: hash_record_extended (the digest's row hash) is only
+  -- stable within one major version, so across majors every generation would fail to verify.
+  if v_ingest_major is not null and v_ingest_major <> v_local_major then
+    raise exception 'sync_run_symbol_state_to_decision: the ingest cluster runs PostgreSQL % and this decision cluster PostgreSQL %; state digests only compare within one major version, so no generation can verify here',
+      v_ingest_major, v_local_major
+      using errcode = '0A000', hint = 'Run both clusters on the same PostgreSQL major version.';
   end if;
 
   -- The whole generation in this transaction: the run's rows are replaced by the generation's

@@ -68,6 +68,21 @@ describe('sync_run_symbol_state_to_decision', () => {
     expect(await count(decision, `select count(*) n from kapitaal.state_generations where run_id = $1`, [run])).toBe(0);
     expect(await count(decision, `select count(*) n from kapitaal.ingest_epochs where run_id = $1`, [run])).toBe(0);
   });
+
+  it('says plainly when the clusters run different PostgreSQL major versions, before any digest is compared', async () => {
+    const run = await startRun(ingest.pool, 0);
+    await liveMarket(ingest.pool, run, { symbols: 2 });
+    const p = JSON.parse((await ingest.pool.query(`select kapitaal.state__sync_payload($1)::text p`, [run])).rows[0].p);
+    const local = Number((await decision.pool.query(`select current_setting('server_version_num') v`)).rows[0].v);
+    expect(p.server_version_num).toBe(local); // the embedded clusters are one build
+    p.server_version_num = local - 10000; // as if the ingest cluster ran the previous major
+    const err = await decision.pool.query(`select * from kapitaal.sync_run_symbol_state_to_decision($1::jsonb)`, [JSON.stringify(p)]).catch((e) => e);
+    expect(err.code).toBe('0A000');
+    expect(err.message).toBe(`sync_run_symbol_state_to_decision: the ingest cluster runs PostgreSQL ${Math.floor(local / 10000) - 1} and this decision `
+      + `cluster PostgreSQL ${Math.floor(local / 10000)}; state digests only compare within one major version, so no generation can verify here`);
+    expect(err.hint).toBe('Run both clusters on the same PostgreSQL major version.');
+    expect(await count(decision, `select count(*) n from kapitaal.state_generations where run_id = $1`, [run])).toBe(0);
+  });
 });
 
 describe('sync stopped', () => {

@@ -1,0 +1,3 @@
+--!include decision/state__sync_payload.sql
+--!include decision/sync_run_symbol_state_to_decision.sql
+--!include decision/grants.sql
