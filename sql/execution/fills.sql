@@ -43,3 +43,7 @@ create or replace trigger _500_append_only
 create or replace trigger _501_append_only_truncate
   before truncate on kapitaal.fills
   for each statement execute function kapitaal.tg__append_only();
+comment on trigger _500_append_only on kapitaal.fills is
+  'Refuses UPDATE and DELETE of fills rows (tg__append_only, SQLSTATE 42501): the ledger only grows.';
+comment on trigger _501_append_only_truncate on kapitaal.fills is
+  'Refuses TRUNCATE of fills (tg__append_only, SQLSTATE 42501), which row triggers do not see.';

@@ -24,3 +24,7 @@ create or replace trigger _500_append_only
 create or replace trigger _501_append_only_truncate
   before truncate on kapitaal.order_events
   for each statement execute function kapitaal.tg__append_only();
+comment on trigger _500_append_only on kapitaal.order_events is
+  'Refuses UPDATE and DELETE of order_events rows (tg__append_only, SQLSTATE 42501): the ledger only grows.';
+comment on trigger _501_append_only_truncate on kapitaal.order_events is
+  'Refuses TRUNCATE of order_events (tg__append_only, SQLSTATE 42501), which row triggers do not see.';

@@ -1,5 +1,8 @@
 -- Samples of the collector's verified L3 (order-level) book (WS v2 `level3` channel).
 create sequence if not exists kapitaal.l3_queue_metrics_seq cache 1000;
+comment on sequence kapitaal.l3_queue_metrics_seq is
+  'Default of l3_queue_metrics.seq (raw L3 rows, written by the collector''s COPY as kapitaal_ingest_writer). cache 1000: '
+  'unique and increasing per session, not a commit order (readers use txid for that).';
 create table if not exists kapitaal.l3_queue_metrics (
   run_id bigint not null,
   seq bigint not null default nextval('kapitaal.l3_queue_metrics_seq'),

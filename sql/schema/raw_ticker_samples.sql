@@ -1,5 +1,8 @@
 -- Raw Kraken WS v2 `ticker` messages, one row per symbol per message.
 create sequence if not exists kapitaal.ticker_samples_seq cache 1000;
+comment on sequence kapitaal.ticker_samples_seq is
+  'Default of ticker_samples.seq (raw ticker rows, written by the collector''s COPY as kapitaal_ingest_writer). cache 1000: '
+  'unique and increasing per session, not a commit order (readers use txid for that).';
 create table if not exists kapitaal.ticker_samples (
   run_id bigint not null,
   seq bigint not null default nextval('kapitaal.ticker_samples_seq'),

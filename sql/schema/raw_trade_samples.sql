@@ -1,5 +1,8 @@
 -- Raw Kraken WS v2 `trade` messages, one row per trade.
 create sequence if not exists kapitaal.trade_samples_seq cache 1000;
+comment on sequence kapitaal.trade_samples_seq is
+  'Default of trade_samples.seq (raw trade rows, written by the collector''s COPY as kapitaal_ingest_writer). cache 1000: '
+  'unique and increasing per session, not a commit order (readers use txid for that).';
 create table if not exists kapitaal.trade_samples (
   run_id bigint not null,
   seq bigint not null default nextval('kapitaal.trade_samples_seq'),
