@@ -68,7 +68,9 @@ describe('determinism', () => {
     const seen = new Promise<ReturnType<typeof rawSocketOf>>((resolve) => wss.once('connection', (ws) => resolve(rawSocketOf(ws))));
     await new Promise((r) => wss.once('listening', r));
     const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    const opened = new Promise((r) => client.once('open', r));
     const raw = await seen;
+    await opened; // terminating before the handshake completes raises in the client
     client.terminate();
     await new Promise((r) => wss.close(r));
     expect(raw).not.toBeNull();
