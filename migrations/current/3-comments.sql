@@ -1,6 +1,0 @@
---!include schema/raw_ticker_samples.sql
---!include schema/raw_trade_samples.sql
---!include schema/raw_l2_snap_metrics.sql
---!include schema/raw_l3_queue_metrics.sql
---!include execution/order_events.sql
---!include execution/fills.sql

@@ -1,3 +1,0 @@
---!include decision/state__sync_payload.sql
---!include decision/sync_run_symbol_state_to_decision.sql
---!include decision/grants.sql
