@@ -16,6 +16,7 @@ import type { RawTable } from '../ingest/raw-tables.ts';
 import { writeL2, writeL3, writeTicker, writeTrade, type L2Row, type L3Row, type RowWriter } from '../ingest/rows.ts';
 import { KrakenConnection, type ConnectionStats } from './connection.ts';
 import { L2Tracker, type Sample } from './l2-tracker.ts';
+import { L3Shards } from './l3-shards.ts';
 import { L3Tracker } from './l3-tracker.ts';
 import { MalformedCounter } from './malformed.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -39,6 +40,8 @@ export interface CollectorOptions {
   /** level3 endpoint (default: wsUrl). Level3 is subscribed only when l3Token is set. */
   l3Url?: string;
   l3Token?: string;
+  /** Level3 symbols per connection (Kraken: at most 200); more symbols open more connections. */
+  l3SymbolsPerConnection?: number;
   bookDepth: number;
   l3Depth: number;
   /** Price levels stored per side in each row. */
@@ -88,14 +91,16 @@ export interface CollectorStats {
   paused: boolean;
 }
 
-const L3_MAX_SYMBOLS = 200;
-
 export class Collector extends EventEmitter {
   private readonly o: CollectorOptions;
   private readonly log: Logger;
   private readonly malformed: MalformedCounter;
   private readonly publicConn: KrakenConnection;
-  private readonly l3Conn: KrakenConnection | null;
+  /** Level3 connections: l3Shards decides which carries which symbol (at most 200 each). */
+  private readonly l3Conns: KrakenConnection[] = [];
+  private readonly l3Shards: L3Shards;
+  private readonly newL3Conn: (i: number) => KrakenConnection;
+  private started = false;
   private readonly pairs = new Map<string, InstrumentPair>();
   /** Latest 24 h volume and vwap text per symbol (the quote volume is computed only when ranking). */
   private readonly volumes = new Map<string, { volume: string; vwap: string; quote?: string }>();
@@ -147,18 +152,20 @@ export class Collector extends EventEmitter {
       ...common, name: 'public', url: options.wsUrl, onMessage: (m: KrakenWsMessage, t: number) => this.onMessage(m, t),
       onOpen: () => this.onReconnect('public'),
     }));
-    this.l3Conn = options.l3Token
-      ? new KrakenConnection(defined({
-          ...common, name: 'level3', url: options.l3Url ?? options.wsUrl,
-          onMessage: (m: KrakenWsMessage, t: number) => this.onMessage(m, t), onOpen: () => this.onReconnect('level3'),
-        }))
-      : null;
+    this.l3Shards = new L3Shards(options.l3SymbolsPerConnection);
+    this.newL3Conn = (i: number) =>
+      new KrakenConnection(defined({
+        ...common, name: i === 0 ? 'level3' : `level3-${i + 1}`, url: options.l3Url ?? options.wsUrl,
+        onMessage: (m: KrakenWsMessage, t: number) => this.onMessage(m, t), onOpen: () => this.onL3Reconnect(i),
+      }));
+    if (options.l3Token) this.l3Conns.push(this.newL3Conn(0));
   }
 
   start(): void {
     this.publicConn.setChannel('instrument', { snapshot: true }, null);
     this.publicConn.start();
-    this.l3Conn?.start();
+    for (const c of this.l3Conns) c.start();
+    this.started = true;
     this.o.sink.on('pressure', this.onPressure);
     this.o.sink.on('drain', this.onDrain);
     if (this.o.sampleMs > 0) this.sweepTimer = setInterval(() => this.sweep(false), Math.max(20, this.o.sampleMs));
@@ -174,7 +181,7 @@ export class Collector extends EventEmitter {
     if (this.warmupTimer) clearTimeout(this.warmupTimer);
     this.o.sink.off('pressure', this.onPressure);
     this.o.sink.off('drain', this.onDrain);
-    await Promise.all([this.publicConn.stop(), this.l3Conn?.stop()]);
+    await Promise.all([this.publicConn.stop(), ...this.l3Conns.map((c) => c.stop())]);
     this.sweep(true);
   }
 
@@ -184,7 +191,7 @@ export class Collector extends EventEmitter {
 
   /** The connections, for tests and operators (pause state, subscriptions). */
   get connections(): KrakenConnection[] {
-    return this.l3Conn ? [this.publicConn, this.l3Conn] : [this.publicConn];
+    return [this.publicConn, ...this.l3Conns];
   }
 
   stats(): CollectorStats {
@@ -270,7 +277,8 @@ export class Collector extends EventEmitter {
           const out = t.onMessage(type, d, receivedMs);
           if (out.ignored) this.counters.l3Ignored++;
           this.pushL3(out.rows);
-          if (out.mismatch && this.l3Conn) this.onMismatch('level3', d.symbol, out.mismatch.expected, out.mismatch.computed, this.l3Conn);
+          const conn = this.l3Conns[this.l3Shards.shardOf(d.symbol) ?? -1];
+          if (out.mismatch && conn) this.onMismatch('level3', d.symbol, out.mismatch.expected, out.mismatch.computed, conn);
         }
         return;
       }
@@ -297,12 +305,23 @@ export class Collector extends EventEmitter {
     conn.resubscribe(channel, symbol);
   }
 
-  private onReconnect(connection: string): void {
+  private onReconnect(connection: 'public'): void {
     // A fresh connection sends fresh snapshots; books wait for them (updates before are ignored).
-    if (connection === 'public') for (const t of this.l2.values()) t.valid = false;
-    if (connection === 'level3') for (const t of this.l3.values()) t.valid = false;
+    for (const t of this.l2.values()) t.valid = false;
     // Folded samples of the old connection are stored before the new snapshots replace the books.
-    this.sweep(true, connection === 'public' ? 'book' : 'level3');
+    this.sweep(true, 'book');
+  }
+
+  /** As onReconnect, for the symbols that level3 connection i carries. */
+  private onL3Reconnect(i: number): void {
+    const now = Date.now();
+    for (const s of this.l3Shards.symbolsOf(i)) {
+      const t = this.l3.get(s);
+      if (!t) continue;
+      t.valid = false;
+      const swept = t.sweep(now, true);
+      if (swept) this.pushL3([swept]);
+    }
   }
 
   // ---- rows -----------------------------------------------------------------------------------
@@ -382,7 +401,7 @@ export class Collector extends EventEmitter {
     this.selected = next;
     for (const s of added) {
       this.l2.set(s, new L2Tracker(s, this.o.bookDepth, this.o.storeLevels, this.o.sampleMs));
-      if (this.l3Conn) this.l3.set(s, new L3Tracker(s, this.o.l3Depth, this.o.storeLevels, this.o.sampleMs));
+      if (this.o.l3Token) this.l3.set(s, new L3Tracker(s, this.o.l3Depth, this.o.storeLevels, this.o.sampleMs));
     }
     for (const s of removed) {
       const t2 = this.l2.get(s);
@@ -400,13 +419,7 @@ export class Collector extends EventEmitter {
     }
     this.publicConn.setChannel('trade', { snapshot: true }, symbols);
     this.publicConn.setChannel('book', { depth: this.o.bookDepth, snapshot: true }, symbols);
-    if (this.l3Conn) {
-      if (symbols.length > L3_MAX_SYMBOLS) {
-        this.log.warn({ symbols: symbols.length, max: L3_MAX_SYMBOLS }, 'level3 allows 200 symbols per connection; streaming the first 200');
-      }
-      this.l3Conn.setChannel('level3', { depth: this.o.l3Depth, snapshot: true, token: this.o.l3Token! },
-        symbols.slice(0, L3_MAX_SYMBOLS));
-    }
+    if (this.o.l3Token) this.applyL3(symbols);
     if (added.length || removed.length) {
       this.log.info({ reason, added, removed, universe: symbols.length }, 'universe changed');
     }
@@ -415,6 +428,20 @@ export class Collector extends EventEmitter {
       Promise.resolve(this.o.onUniverse(pairs)).catch((err: Error) =>
         this.log.error({ err: err.message }, 'could not record the universe (run_pairs)'));
     }
+  }
+
+  /** Spreads the level3 symbols over as many connections as Kraken's per-connection limit needs. */
+  private applyL3(symbols: readonly string[]): void {
+    this.l3Shards.assign(symbols);
+    while (this.l3Conns.length < this.l3Shards.count) {
+      const c = this.newL3Conn(this.l3Conns.length);
+      this.l3Conns.push(c);
+      if (this.started && !this.stopped) c.start();
+      if (this.pausedSince !== null) c.pause();
+      this.log.info({ connection: c.name, symbols: symbols.length }, `level3: opening connection ${c.name} (at most ${this.l3Shards.perConnection} symbols each)`);
+    }
+    const params = { depth: this.o.l3Depth, snapshot: true, token: this.o.l3Token! };
+    this.l3Conns.forEach((c, i) => c.setChannel('level3', params, this.l3Shards.symbolsOf(i)));
   }
 
   // ---- backpressure ---------------------------------------------------------------------------

@@ -73,6 +73,21 @@ describe('collector end to end', () => {
     expect(pipe.writer.stats().tables.trade_samples.dropped).toBe(0);
   });
 
+  it('streams level3 for more than 200 pairs over several connections (Kraken allows 200 a connection)', async () => {
+    // The simulator refuses a 201st level3 symbol on one connection, as Kraken does.
+    sim = await startSimulator({ seed: 12, pairs: 230, rate: 100 });
+    pipe = await startPipeline(db.pool, db.url, sim, { policy: { quotes: [], topN: 0 }, subRatePerSec: 200, subBurst: 50 });
+    await until('a level3 snapshot for every pair', () =>
+      Object.keys(pipe!.collector.stats().received.level3 ?? {}).length === 230, 60_000);
+    expect(pipe.collector.connections.map((c) => c.name)).toEqual(['public', 'level3', 'level3-2']);
+    await pipe.drainAndStop();
+    const snapshots = await perSymbol(db.pool,
+      'select symbol, count(*) n from l3_queue_metrics where run_id = $1 and adds + modifies + deletes = 0 group by symbol', pipe.runId);
+    expect(Object.keys(snapshots)).toHaveLength(230);
+    expect(pipe.cap.lines.filter((l) => /Exceeded maximum/.test(JSON.stringify(l)))).toEqual([]);
+    expect(pipe.cap.lines.filter((l) => /opening connection level3-2/.test(String(l.msg)))).toHaveLength(1);
+  });
+
   it('reconnects after the connection drops and stores no trade twice', async () => {
     sim = await startSimulator({ seed: 12, pairs: 10, rate: 400 });
     pipe = await startPipeline(db.pool, db.url, sim);
