@@ -9,8 +9,8 @@ import { migrateDatabase } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { resolveTopology } from '../db/topology.ts';
 import { startSimulator } from '../sim/index.ts';
-import { readOverview, type Overview } from '../status/overview.ts';
-import { statusLine } from '../status/status-line.ts';
+import { readOverview } from '../status/overview.ts';
+import { EpochBase, statusLine } from '../status/status-line.ts';
 import { startChild, stopChild, type Child } from './children.ts';
 
 export interface DemoOptions {
@@ -56,8 +56,7 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
   const ingestPool = createPool(topo.ingestUrl, { max: 2, log, applicationName: 'kapitaal-demo-status' });
   const decisionPool = createPool(topo.decisionUrl, { max: 2, log, applicationName: 'kapitaal-demo-status' });
   const tty = process.stdout.isTTY;
-  let before: Overview | null = null;
-  let beforeAt = Date.now();
+  const epochs = new EpochBase();
   let stopping = false;
   const started = Date.now();
 
@@ -69,9 +68,8 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
   });
   const tick = setInterval(() => {
     void readOverview(ingestPool, decisionPool).then((now) => {
-      const line = statusLine(now, before, (Date.now() - beforeAt) / 1000);
-      before = now;
-      beforeAt = Date.now();
+      epochs.observe(now);
+      const line = statusLine(now, epochs.base);
       const elapsed = `${Math.round((Date.now() - started) / 1000)}s`;
       if (tty) process.stdout.write(`\r\x1b[2K${elapsed} ${line}`.slice(0, (process.stdout.columns ?? 200) + 8));
       else process.stdout.write(`${elapsed} ${line}\n`);

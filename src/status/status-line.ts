@@ -1,4 +1,6 @@
-// One line of live status from two overviews taken some seconds apart.
+// One line of live status. Row rates come from two published epochs (their cumulative row counts and
+// publish times), not from two status ticks: epochs are published every few seconds, so rates taken
+// between ticks alternated between a burst and 0.
 import Decimal from 'decimal.js';
 import type { Overview } from './overview.ts';
 
@@ -8,13 +10,31 @@ const money = (v: string | null) => (v === null ? '-' : new Decimal(v).toFixed(2
 const rate = (now: number, before: number | undefined, seconds: number) =>
   before === undefined || seconds <= 0 ? '-' : String(Math.max(0, Math.round((now - before) / seconds)));
 
-export function statusLine(now: Overview, before: Overview | null, seconds: number): string {
+/**
+ * Keeps the newest overview of the previous epoch, the base the row rates are measured from.
+ * Feed it every overview; `base` is null until two epochs of one run were seen.
+ */
+export class EpochBase {
+  base: Overview | null = null;
+  private current: Overview | null = null;
+
+  observe(now: Overview): void {
+    const epochOf = (o: Overview | null) => (o?.ingest ? `${o.ingest.runId}/${o.ingest.epoch ?? '-'}` : null);
+    if (epochOf(now) === epochOf(this.current)) return;
+    this.base = this.current;
+    this.current = now;
+  }
+}
+
+/** `before`: an overview of an earlier epoch of the same run (EpochBase), or null. */
+export function statusLine(now: Overview, before: Overview | null): string {
   const parts: string[] = [];
   const ing = now.ingest;
   if (now.ingestError) parts.push(`ingest: ${now.ingestError}`);
   else if (!ing) parts.push('ingest: no live run');
   else {
     const b = before?.ingest?.runId === ing.runId ? before.ingest : null;
+    const seconds = b?.epochAt && ing.epochAt ? (ing.epochAt.getTime() - b.epochAt.getTime()) / 1000 : 0;
     parts.push(
       `run ${ing.runId} epoch ${ing.epoch ?? '-'}`,
       `rows/s t${rate(ing.rows.ticker, b?.rows.ticker, seconds)} tr${rate(ing.rows.trade, b?.rows.trade, seconds)} ` +

@@ -52,6 +52,6 @@ export function registerValidateCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const now = await withPools((i, d) => readOverview(i, d));
-      process.stdout.write(opts.json ? `${JSON.stringify(now)}\n` : `${statusLine(now, null, 0)}\n`);
+      process.stdout.write(opts.json ? `${JSON.stringify(now)}\n` : `${statusLine(now, null)}\n`);
     });
 }
