@@ -1,0 +1,3 @@
+--!include dashboard/dashboard_ingest_runs.sql
+--!include dashboard/dashboard__equity_curve.sql
+--!include dashboard/grants.sql
