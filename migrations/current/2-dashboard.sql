@@ -1,3 +1,5 @@
+--!include dashboard/state_generation_visibility_run_visible_idx.sql
 --!include dashboard/dashboard_ingest_runs.sql
+--!include dashboard/dashboard_evaluation_outcomes.sql
 --!include dashboard/dashboard__equity_curve.sql
 --!include dashboard/grants.sql

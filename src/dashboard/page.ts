@@ -41,7 +41,7 @@ export const PAGE_HTML = `<!doctype html>
 <span id="generated" class="note"></span> <span id="conn" class="error"></span></p>
 <div class="grid">
 ${section('p-summary', 'Trading now', 'decision cluster: last evaluation, equity and P&amp;L (as <code>kapitaal status</code>)')}
-${section('p-outcomes', 'Evaluation outcomes, last hour', 'evaluation_outcomes')}
+${section('p-outcomes', 'Evaluation outcomes, last hour', 'dashboard_evaluation_outcomes')}
 </div>
 ${section('p-runs', 'Ingest runs', 'ingest cluster: dashboard_ingest_runs (heartbeat, newest epoch and generation, rows pending refresh)')}
 ${section('p-sync', 'Generations and sync lag', 'ingest newest generation against the generation the decision cluster shows (decision_status, state_generation_visibility)')}

@@ -35,7 +35,7 @@ export const DECISION_PANELS: Record<string, PanelReader> = {
            last_evaluation_id, last_evaluated_at, last_outcome, last_reason
       from kapitaal.decision_status order by run_id desc limit ${LIMITS.runs}`),
   outcomes: rows(`
-    select outcome, evaluations, last_at, last_reason from kapitaal.evaluation_outcomes order by evaluations desc, outcome`),
+    select outcome, evaluations, last_at, last_reason from kapitaal.dashboard_evaluation_outcomes order by evaluations desc, outcome`),
   // Blocked routes first: they are why it does not trade.
   routes: rows(`
     select run_id, symbol, route_type, exec_allowed, extract(epoch from state_age)::float8 as state_age_s,

@@ -59,6 +59,14 @@ beforeAll(async () => {
   });
   await fill(decision.pool, orderId, 'TRADE-1', '100.10000001', '0.12345678', '0.03089912');
   await decision.pool.query(`select kapitaal.capital__snapshot('{"S000/USD": "101.5"}'::jsonb)`);
+  await decision.pool.query(
+    `insert into kapitaal.evaluations (run_id, epoch, generation_id, outcome, reason, evaluated_at)
+     select $1::bigint, 1, g, (array['economically_empty', 'candidates', 'economically_empty'])[1 + g % 3], 'reason ' || g,
+            now() - (10 - g) * interval '1 second'
+       from generate_series(1, 7) g
+     union all select $1::bigint, 1, 8, 'data_blocked', 'too old for the hour', now() - interval '2 hours'`,
+    [run],
+  );
   dash = await start();
 });
 
@@ -131,6 +139,16 @@ describe('dashboard /api/overview', () => {
     expect(P.equity.data).toEqual([expect.objectContaining(s)]);
     for (const v of [P.summary.data.equity, P.summary.data.realisedPnl, ...Object.values(o).slice(0, 4)]) expect(typeof v).toBe('string');
     expect(P.summary.data).toMatchObject({ equity: s.equity, orders: 1, fills: 1, openPositions: 1 });
+  });
+
+  it('shows the outcome mix of the last hour: the same rows as evaluation_outcomes', async () => {
+    const { body } = await overview(dash);
+    const expected = (await decision.pool.query(`select * from kapitaal.evaluation_outcomes order by evaluations desc, outcome`)).rows;
+    expect(expected.map((r) => [r.outcome, r.evaluations, r.last_reason])).toEqual([
+      ['economically_empty', '4', 'reason 6'],
+      ['candidates', '3', 'reason 7'],
+    ]);
+    expect(body.decision.panels.outcomes.data).toEqual(JSON.parse(JSON.stringify(expected)));
   });
 
   it('shows the worker queue of each cluster', async () => {
