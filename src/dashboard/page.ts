@@ -50,7 +50,7 @@ ${section('p-routes', 'Route freshness', 'route_freshness on the decision cluste
 ${section('p-regimes', 'Regimes per symbol', 'symbol_regimes of running runs')}
 ${section('p-orders', 'Orders', 'order_status, newest 50')}
 ${section('p-fills', 'Fills', 'fills_ledger, newest 50')}
-${section('p-positions', 'Open positions', 'open_positions (marked at the newest capital snapshot mark)')}
+${section('p-positions', 'Open positions', 'dashboard_open_positions: at the state mid (as the status line), and at the newest capital snapshot mark')}
 ${section('p-equity', 'Equity curve', 'dashboard__equity_curve: capital snapshots of the last 24 h')}
 <div class="grid">
 ${section('p-queue-ingest', 'Worker queue: ingest', 'job_queue_status')}

@@ -59,9 +59,9 @@ export const DECISION_PANELS: Record<string, PanelReader> = {
       from kapitaal.fills_ledger order by fill_id desc limit ${LIMITS.fills}`),
   positions: rows(`
     select position_id, symbol, strategy, opened_at, qty, avg_entry_price, cost_basis, mark_price, marked_at,
-           market_value, unrealised_pnl, unrealised_pnl_after_exit_fee, realised_pnl, trail_armed, entry_regime,
-           exit_order_id, exit_order_status
-      from kapitaal.open_positions order by position_id limit ${LIMITS.positions}`),
+           market_value, unrealised_pnl, unrealised_pnl_after_exit_fee, state_mid, state_mid_at,
+           unrealised_pnl_at_state_mid, realised_pnl, trail_armed, entry_regime, exit_order_id, exit_order_status
+      from kapitaal.dashboard_open_positions order by position_id limit ${LIMITS.positions}`),
   equity: rows(`
     select at, equity, cash, positions_value, realised_pnl_total, unrealised_pnl, open_positions, snapshot_id
       from kapitaal.dashboard__equity_curve('default', interval '24 hours', ${LIMITS.equityPoints}) order by at`),

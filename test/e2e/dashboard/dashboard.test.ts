@@ -135,6 +135,11 @@ describe('dashboard /api/overview', () => {
       `select position_id::text, qty::text, cost_basis::text, mark_price::text, unrealised_pnl::text from open_positions`)).rows[0];
     expect(P.positions.data).toEqual([expect.objectContaining(p)]);
     expect(p.mark_price).toBe('101.5');
+    const m = (await decision.pool.query(
+      `select s.mid::text as state_mid, (p.qty * s.mid - p.cost_basis - p.entry_fees_open)::text as unrealised_pnl_at_state_mid
+         from positions p join run_symbol_state s on s.symbol = p.symbol and s.run_id = $1`, [run])).rows[0];
+    expect(m.state_mid).toMatch(/^[0-9]+\.[0-9]+$/);
+    expect(P.positions.data[0]).toMatchObject(m);
     const s = (await decision.pool.query(`select equity::text, cash::text from capital_snapshots`)).rows[0];
     expect(P.equity.data).toEqual([expect.objectContaining(s)]);
     for (const v of [P.summary.data.equity, P.summary.data.realisedPnl, ...Object.values(o).slice(0, 4)]) expect(typeof v).toBe('string');
