@@ -3,11 +3,14 @@
 // databases hold (money as the stored decimal text), / the page, and one cluster being
 // unreachable must leave the other's panels answering without leaking the URL's password.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncRunToDecision } from '../../../src/decision/sync.ts';
 import { type Dashboard, startDashboard } from '../../../src/dashboard/server.ts';
 import { freePort } from '../../../src/db/free-port.ts';
+import { MIGRATIONS_DIR, ROOT_DIR } from '../../../src/db/migrate.ts';
 import { KAPITAAL_BIN, cleanEnv, runCli } from '../../support/cli.ts';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
 import { liveMarket, refresh, startRun } from '../decision/support.ts';
@@ -249,5 +252,16 @@ describe('kapitaal dashboard', () => {
     const res = await runCli(['dashboard'], cleanEnv({ DATABASE_URL: ingest.url, ...env }));
     expect(res.code).toBe(2);
     expect(res.stderr.trimEnd().split('\n')).toEqual([line]);
+  });
+});
+
+describe('sql/dashboard', () => {
+  it('applies again on top of itself (every included file is idempotent)', async () => {
+    const current = fs.readFileSync(path.join(MIGRATIONS_DIR, 'current', '2-dashboard.sql'), 'utf8');
+    const files = [...current.matchAll(/^--!include (\S+)$/gm)].map((m) => m[1]!);
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) await decision.pool.query(fs.readFileSync(path.join(ROOT_DIR, 'sql', f), 'utf8'));
+    const { body } = await overview(dash);
+    for (const [name, p] of Object.entries(body.decision.panels)) expect(p, name).toMatchObject({ ok: true });
   });
 });
