@@ -86,6 +86,13 @@ describe('dashboard /api/overview', () => {
     for (const side of [body.ingest, body.decision]) {
       for (const [name, p] of Object.entries(side.panels)) expect(p, name).toMatchObject({ ok: true });
     }
+    // Its own pool, named in pg_stat_activity (the connections stay idle in the pool after the poll).
+    for (const db of [ingest, decision]) {
+      const { rows } = await db.pool.query(
+        `select count(*)::int n from pg_stat_activity where datname = current_database() and application_name = 'kapitaal-dashboard'`,
+      );
+      expect(rows[0].n).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('shows the run, its epoch and the generation lag between the clusters', async () => {
