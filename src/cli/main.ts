@@ -2,6 +2,7 @@
 // commands/ and registers itself on the program passed in.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.ts';
+import { registerDashboardCommand } from './commands/dashboard.ts';
 import { registerDbCommands } from './commands/db.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerExecuteCommand } from './commands/execute.ts';
@@ -20,6 +21,7 @@ const program = new Command()
 registerDbCommands(program);
 registerReplicateCommand(program);
 registerDemoCommand(program);
+registerDashboardCommand(program);
 registerExecuteCommand(program);
 registerIngestCommand(program);
 registerSimCommand(program);

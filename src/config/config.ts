@@ -1,5 +1,6 @@
 // One zod schema for every environment variable the engine reads. A bad value
 // stops start-up with one line that names the variable (see ConfigError).
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -17,6 +18,22 @@ const port = z.coerce
   .int('expected a whole port number')
   .min(1024, 'expected a port from 1024 to 65535')
   .max(65535, 'expected a port from 1024 to 65535');
+
+// The dashboard's port: a fixed port, 0 (any free port: tests) or `off` (no dashboard).
+const dashboardPort = z
+  .string()
+  .transform((v, ctx) => {
+    if (v === 'off') return null;
+    const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+    if (n === 0 || (n >= 1024 && n <= 65535)) return n;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a port from 1024 to 65535, 0 (any free port) or off' });
+    return z.NEVER;
+  });
+
+// An IP address or a host name to bind to (no scheme, no port).
+const bindHost = z
+  .string()
+  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(v), 'expected an IP address or host name like 127.0.0.1');
 
 const postgresUrl = z
   .string()
@@ -41,6 +58,9 @@ export const configSchema = z.object({
   KRAKEN_REST_URL: z.string().url().default('https://api.kraken.com'),
   KRAKEN_API_KEY: z.string().min(1).optional(),
   KRAKEN_API_SECRET: z.string().min(1).optional(),
+  // Read-only dashboard (src/dashboard): loopback by default, as it shows orders and money without a login.
+  DASHBOARD_HOST: bindHost.default('127.0.0.1'),
+  DASHBOARD_PORT: dashboardPort.default('8780'),
 });
 
 export type Config = z.infer<typeof configSchema> & {

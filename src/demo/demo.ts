@@ -8,6 +8,7 @@ import { clusterUp, assertPortUsable } from '../db/cluster.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { resolveTopology } from '../db/topology.ts';
+import { type Dashboard, startDashboard } from '../dashboard/server.ts';
 import { startSimulator } from '../sim/index.ts';
 import { readOverview } from '../status/overview.ts';
 import { EpochBase, statusLine } from '../status/status-line.ts';
@@ -29,6 +30,7 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
   }
   for (const url of new Set([topo.ingestUrl, topo.decisionUrl])) await migrateDatabase(url, { includeCurrent: true });
   say(`clusters ready: psql "$(npx kapitaal db url ingest)" / psql "$(npx kapitaal db url decision)"`);
+  const dashboard = await startDemoDashboard(cfg, topo.ingestUrl, topo.decisionUrl, say);
 
   const l3Token = 'demo-l3-token';
   const sim = await startSimulator({ port: 0, pairs: opts.pairs, rate: 'realistic', l3Token });
@@ -84,7 +86,25 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
   // Execution first, so nothing is decided on data that stops arriving.
   for (const c of [...children].reverse()) say(`${c.name} exited with ${await stopChild(c)}`);
   await sim.close();
+  await dashboard?.close();
   await ingestPool.end();
   await decisionPool.end();
   say('stopped; the clusters keep running (`npx kapitaal db down` stops them)');
+}
+
+/** The dashboard is a window, not part of trading: if its port is taken the demo says so and runs on. */
+async function startDemoDashboard(cfg: Config, ingestUrl: string, decisionUrl: string, say: (l: string) => void): Promise<Dashboard | null> {
+  if (cfg.DASHBOARD_PORT === null) {
+    say('dashboard off (DASHBOARD_PORT=off)');
+    return null;
+  }
+  try {
+    const d = await startDashboard({ host: cfg.DASHBOARD_HOST, port: cfg.DASHBOARD_PORT, ingestUrl, decisionUrl });
+    say(`dashboard on ${d.url}`);
+    return d;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    say(`dashboard not started: ${cfg.DASHBOARD_HOST}:${cfg.DASHBOARD_PORT}: ${e.code ?? e.message} (set DASHBOARD_PORT, or off)`);
+    return null;
+  }
 }

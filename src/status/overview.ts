@@ -64,7 +64,7 @@ export async function readIngestOverview(pool: pg.Pool): Promise<IngestOverview 
   };
 }
 
-export async function readDecisionOverview(pool: pg.Pool, runId: string | null): Promise<DecisionOverview> {
+export async function readDecisionOverview(pool: Pick<pg.Pool, 'query'>, runId: string | null): Promise<DecisionOverview> {
   const gen = await pool.query(
     // Order by the column, not by its text (an output alias would win in ORDER BY).
     `select g.generation_id::text as generation_id, g.refreshed_at from kapitaal.state_generations g

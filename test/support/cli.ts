@@ -14,7 +14,7 @@ export const KAPITAAL_BIN = path.join(ROOT_DIR, 'bin', 'kapitaal.mjs');
 /** Environment without anything that would point the engine at another database. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('KAPITAAL_') || k.endsWith('DATABASE_URL') || k.endsWith('_PG_PORT')) delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('KAPITAAL_') || k.startsWith('DASHBOARD_') || k.endsWith('DATABASE_URL') || k.endsWith('_PG_PORT')) delete env[k];
   return { ...env, LOG_LEVEL: 'warn', ...extra };
 }
 

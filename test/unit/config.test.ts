@@ -17,9 +17,18 @@ describe('configuration', () => {
     ['EXECUTION_ONLY', 'maybe', /EXECUTION_ONLY: expected true or false/],
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres/],
     ['KRAKEN_WS_URL', 'http://x', /KRAKEN_WS_URL: expected a ws/],
+    ['DASHBOARD_PORT', 'abc', /^configuration error: DASHBOARD_PORT: expected a port from 1024 to 65535, 0 \(any free port\) or off \(got "abc"\)$/],
+    ['DASHBOARD_PORT', '80', /DASHBOARD_PORT: expected a port from 1024 to 65535, 0 \(any free port\) or off/],
+    ['DASHBOARD_HOST', 'http://0.0.0.0', /DASHBOARD_HOST: expected an IP address or host name like 127.0.0.1/],
   ])('names %s when it is %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('binds the dashboard to 127.0.0.1:8780 by default; port 0 is any free port, off switches it off', () => {
+    expect(loadConfig({})).toMatchObject({ DASHBOARD_HOST: '127.0.0.1', DASHBOARD_PORT: 8780 });
+    expect(loadConfig({ DASHBOARD_PORT: '0', DASHBOARD_HOST: '::1' })).toMatchObject({ DASHBOARD_HOST: '::1', DASHBOARD_PORT: 0 });
+    expect(loadConfig({ DASHBOARD_PORT: 'off' }).DASHBOARD_PORT).toBeNull();
   });
 
   it('never echoes a secret value', () => {

@@ -25,6 +25,7 @@ describe('kapitaal demo + kapitaal validate', () => {
       KAPITAAL_STATE_DIR: stateDir,
       INGEST_PG_PORT: String(await freePort()),
       DECISION_PG_PORT: String(await freePort()),
+      DASHBOARD_PORT: '0',
     });
     const demo = spawn(process.execPath, [KAPITAAL_BIN, 'demo', '--pairs', '4', '--status-every', '2000'], {
       env,
@@ -48,6 +49,15 @@ describe('kapitaal demo + kapitaal validate', () => {
     expect(last.stdout).toMatch(/^PASS {2}attach +bound to run/m);
     expect(last.stdout).toMatch(/^PASS {2}evaluation/m);
     expect(out).toMatch(/run \d+ epoch \d+/);
+
+    // The demo's dashboard shows the live run from both clusters, and what the decision cluster evaluated.
+    const dashUrl = /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
+    expect(dashUrl, out).toBeDefined();
+    const dash = await (await fetch(new URL('/api/overview', dashUrl))).json();
+    expect(dash.ingest.panels.runs.data[0]).toMatchObject({ status: 'running' });
+    expect(dash.decision.panels.runs.data[0]).toMatchObject({ run_id: dash.ingest.panels.runs.data[0].run_id, status: 'running' });
+    expect(dash.sync).toHaveLength(1);
+    expect(dash.decision.panels.summary.data.lastOutcome).not.toBeNull();
 
     demo.kill('SIGINT');
     expect(await exited).toBe(0);
