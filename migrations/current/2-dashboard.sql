@@ -1,6 +1,0 @@
---!include dashboard/state_generation_visibility_run_visible_idx.sql
---!include dashboard/dashboard_ingest_runs.sql
---!include dashboard/dashboard_evaluation_outcomes.sql
---!include dashboard/dashboard_open_positions.sql
---!include dashboard/dashboard__equity_curve.sql
---!include dashboard/grants.sql
