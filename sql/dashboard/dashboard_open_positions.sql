@@ -1,6 +1,6 @@
--- The dashboard's positions panel. open_positions marks at the newest capital snapshot, which only exists where
--- something calls capital__snapshot (the runtime does not yet); this adds the mark the status line uses: the mid of
--- the symbol in the newest run's run_symbol_state, with the P&L at that mid.
+-- The dashboard's positions panel. open_positions marks at the newest capital snapshot (the runtime's
+-- capital__snapshot task takes one every 10 s); this adds the mark the status line uses: the mid of the symbol in the
+-- newest run's run_symbol_state, with the P&L at that mid, which is there even while snapshots are skipped.
 -- Dropped and created (not replaced): o.* is expanded when the view is made, so a column added to open_positions
 -- would make a replace fail; nothing depends on this view.
 drop view if exists kapitaal.dashboard_open_positions;
@@ -13,4 +13,4 @@ create view kapitaal.dashboard_open_positions as
 comment on view kapitaal.dashboard_open_positions is
   'open_positions plus the mid of the symbol in the newest run''s state (state_mid, its refresh time) and the '
   'unrealised P&L at that mid (value - cost basis - entry fees of the open quantity, exit fees not deducted), for the '
-  'dashboard: the snapshot mark of open_positions is empty until capital__snapshot runs.';
+  'dashboard: the snapshot mark of open_positions is empty until a capital snapshot was taken.';

@@ -49,3 +49,6 @@ grant execute on function kapitaal.order__client_id(text, bigint, text),
   kapitaal.order__conform_to_limits(text, numeric, numeric, numeric, numeric, numeric, numeric, text),
   kapitaal.open_positions__marked(jsonb, text)
   to kapitaal_execution, kapitaal_readonly;
+-- The runtime's snapshot task (writes capital_snapshots through capital__snapshot).
+revoke all on function kapitaal.capital__snapshot_from_state(timestamptz, text, interval) from public;
+grant execute on function kapitaal.capital__snapshot_from_state(timestamptz, text, interval) to kapitaal_execution;

@@ -24,6 +24,9 @@ export interface ExecutionContext {
   /** Seconds between cycles of the self-requeueing tasks. */
   reconcileEverySeconds?: number;
   exitsEverySeconds?: number;
+  capitalSnapshotEverySeconds?: number;
+  /** A position's mark (state mid) may be at most this old for a capital snapshot (default 30). */
+  snapshotMaxMarkAgeSeconds?: number;
   /** Delays of the recovery queries after an outcome-unknown answer (ms); then the job retries later. */
   unknownOutcomeBackoffMs?: readonly number[];
   hooks?: { at(point: CrashPoint, info: Record<string, unknown>): void };

@@ -23,6 +23,7 @@ export async function initExecution(opts: {
   env?: NodeJS.ProcessEnv;
   reconcileEverySeconds?: number;
   exitsEverySeconds?: number;
+  capitalSnapshotEverySeconds?: number;
 }): Promise<ExecutionSetup> {
   const ingestPool = opts.ingestUrl ? createPool(opts.ingestUrl, { max: 4, log: opts.log, applicationName: 'kapitaal-paper-market' }) : undefined;
   const { exchange, venue, ledgerExchange } = createExecutionExchange({
@@ -40,6 +41,7 @@ export async function initExecution(opts: {
     ingestPool,
     reconcileEverySeconds: opts.reconcileEverySeconds,
     exitsEverySeconds: opts.exitsEverySeconds,
+    capitalSnapshotEverySeconds: opts.capitalSnapshotEverySeconds,
   };
   setExecutionContext(context);
   await ensureExecutionJobs(opts.decisionPool);

@@ -264,9 +264,11 @@ describe('kapitaal dashboard', () => {
 
 describe('sql/dashboard', () => {
   it('applies again on top of itself (every included file is idempotent)', async () => {
-    const current = fs.readFileSync(path.join(MIGRATIONS_DIR, 'current', '2-dashboard.sql'), 'utf8');
-    const files = [...current.matchAll(/^--!include (\S+)$/gm)].map((m) => m[1]!);
-    expect(files.length).toBeGreaterThan(0);
+    // The sql/dashboard files in the order the committed migrations included them (dependency order).
+    const committed = fs.readdirSync(path.join(MIGRATIONS_DIR, 'committed')).filter((f) => f.endsWith('.sql')).sort()
+      .map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, 'committed', f), 'utf8')).join('\n');
+    const files = [...new Set([...committed.matchAll(/^--! Included (dashboard\/\S+)$/gm)].map((m) => m[1]!))];
+    expect(files).toEqual(expect.arrayContaining(fs.readdirSync(path.join(ROOT_DIR, 'sql', 'dashboard')).map((f) => `dashboard/${f}`)));
     for (const f of files) await decision.pool.query(fs.readFileSync(path.join(ROOT_DIR, 'sql', f), 'utf8'));
     const { body } = await overview(dash);
     for (const [name, p] of Object.entries(body.decision.panels)) expect(p, name).toMatchObject({ ok: true });

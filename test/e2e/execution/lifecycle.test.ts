@@ -93,12 +93,18 @@ describe('execution lifecycle (paper exchange, two clusters)', () => {
 
   it('the cadence tasks run through Graphile Worker and re-queue themselves; a bad submit payload fails loudly', async () => {
     const paper = paperExchange(ingest.pool, 1);
-    useExecution(paper, { reconcileEverySeconds: 60, exitsEverySeconds: 60 });
+    const cap = useExecution(paper, { reconcileEverySeconds: 60, exitsEverySeconds: 60, capitalSnapshotEverySeconds: 60 });
+    const snapshotsBefore = Number((await decision.pool.query(`select count(*) n from kapitaal.capital_snapshots`)).rows[0].n);
     await decision.pool.query(`select * from kapitaal.execution_jobs__ensure()`);
     await decision.pool.query(`select * from kapitaal.execution_jobs__ensure()`); // twice: still one pending each
     expect(await jobsOf(decision.pool, 'order__reconcile')).toHaveLength(1);
-    await runJobs(decision.pool, ['order__reconcile', 'exits__scan']);
-    for (const task of ['order__reconcile', 'exits__scan']) {
+    await runJobs(decision.pool, ['order__reconcile', 'exits__scan', 'capital__snapshot']);
+    // The snapshot task wrote one (or said plainly why it could not).
+    const snapshotsAfter = Number((await decision.pool.query(`select count(*) n from kapitaal.capital_snapshots`)).rows[0].n);
+    const said = cap.markers().filter((m) => m.startsWith('CAPITAL_SNAPSHOT'));
+    expect(said).toHaveLength(1);
+    expect(snapshotsAfter).toBe(snapshotsBefore + (said[0] === 'CAPITAL_SNAPSHOT' ? 1 : 0));
+    for (const task of ['order__reconcile', 'exits__scan', 'capital__snapshot']) {
       const jobs = await jobsOf(decision.pool, task);
       expect(jobs).toEqual([expect.objectContaining({ key: task, attempts: 0 })]);
       expect(new Date(jobs[0].run_at).getTime()).toBeGreaterThan(Date.now() + 30_000);

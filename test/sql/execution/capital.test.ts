@@ -198,3 +198,46 @@ describe('capital__position_size', () => {
     });
   });
 });
+
+describe('capital__snapshot_from_state (the runtime snapshot task)', () => {
+  interface Taken { taken: boolean; snapshot_id: string | null; equity: string | null; open_positions: number | null; reason: string }
+  const take = async (q: Q, now = T0, maxAge = '30 seconds') =>
+    (await q.query<Taken>(`select * from capital__snapshot_from_state($1, 'default', $2::interval)`, [now, maxAge])).rows[0]!;
+  const putMid = (q: Q, symbol: string, mid: string | null, refreshedAt: string, runId = 900_001) =>
+    q.query(`insert into run_symbol_state (run_id, symbol, generation_id, refreshed_at, mid) values ($1, $2, 1, $3, $4::numeric)
+             on conflict (run_id, symbol) do update set mid = excluded.mid, refreshed_at = excluded.refreshed_at`,
+      [runId, symbol, refreshedAt, mid]);
+
+  it('marks open positions at the newest state mid, and compounding then sizes from it', async () => {
+    await db.rollback(async (c) => {
+      await c.query(`update capital_policy set mode = 'compounding' where account = 'default'`);
+      expect(await take(c)).toMatchObject({ taken: true, equity: '220', open_positions: 0 });
+      await buy(c, 'BTC/USD', '0.5', '100', '0', at(1));
+      await putMid(c, 'BTC/USD', '90', at(1), 900_001);
+      await putMid(c, 'BTC/USD', '130', at(2), 900_002); // a newer run's state wins
+      const t = await take(c, at(3));
+      expect(t).toMatchObject({ taken: true, open_positions: 1 });
+      expect(num(t.equity).equals(220 - 50 + 65)).toBe(true);
+      const row = (await c.query(`select marks, cash_source from capital_snapshots where snapshot_id = $1`, [t.snapshot_id])).rows[0];
+      expect(row).toEqual({ marks: { 'BTC/USD': '130' }, cash_source: 'ledger' });
+      expect(num((await size(c, 'ETH/USD', '10', at(4))).equity_basis).equals(235)).toBe(true);
+    });
+  });
+
+  it('takes none when a position has no mid or only a stale one, and says which', async () => {
+    await db.rollback(async (c) => {
+      await buy(c, 'BTC/USD', '0.5', '100', '0', at(1));
+      await buy(c, 'ETH/USD', '1', '10', '0', at(1));
+      await putMid(c, 'BTC/USD', '100', at(0));
+      const before = (await c.query(`select count(*)::int n from capital_snapshots`)).rows[0].n;
+      expect(await take(c, at(30))).toMatchObject({ taken: false, reason: 'NO_FRESH_MARK: ETH/USD (no mid); marks must be at most 00:00:30 old' });
+      await putMid(c, 'ETH/USD', '11', at(30));
+      // 30 s old is still fresh; 31 s is not.
+      expect(await take(c, at(30))).toMatchObject({ taken: true });
+      expect(await take(c, at(31))).toMatchObject({
+        taken: false, reason: 'NO_FRESH_MARK: BTC/USD (state 00:00:31 old); marks must be at most 00:00:30 old',
+      });
+      expect((await c.query(`select count(*)::int n from capital_snapshots`)).rows[0].n).toBe(before + 1);
+    });
+  });
+});
