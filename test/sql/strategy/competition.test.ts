@@ -2,7 +2,8 @@
 // edge after fees (x fill probability for maker entries), with every loser's reason.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
-import { find, newRun, putState, rangeDip, rank, selectTop, trendUp } from './support.ts';
+import { fill, openEntry } from '../execution/helpers.ts';
+import { ago, find, newRun, putPair, putState, rangeDip, rank, selectTop, trendUp } from './support.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -171,6 +172,41 @@ describe('fees decide: gross edge below the round trip is economically empty', (
         [run, '2026-01-01T12:05:00Z'],
       );
       expect(rows).toEqual([{ fee_bps: '65.000000', net_edge_bps: '82.000000', source: 'built_in_default' }]);
+    });
+  });
+});
+
+describe('strategy__rank: capital room', () => {
+  it('a pair held at its position cap loses to the next best that can be placed, and says why', async () => {
+    await db.rollback(async (c) => {
+      const run = newRun();
+      await putState(c, run, 'AAA/USD', trendUp); // momentum net 78
+      await putState(c, run, 'BBB/USD', { ...trendUp, ret_5m_bps: '250' }); // momentum net 18
+      await putPair(c, run, 'AAA/USD', '0.01');
+      await putPair(c, run, 'BBB/USD', '0.01');
+      expect(find(await rank(c, run), 'AAA/USD', 'momentum')).toMatchObject({ rank: 1, selected: true });
+
+      // Hold AAA/USD at its cap (25 % of the fixed 220 = 55 quote).
+      const a = await openEntry(c, { runId: run, symbol: 'AAA/USD', qty: '0.55', price: '100', now: ago(60) });
+      await fill(c, a, 'CAP-A', '100', '0.55', '0', { filledAt: ago(60) });
+      const rows = await rank(c, run);
+      expect(find(rows, 'BBB/USD', 'momentum')).toMatchObject({ rank: 1, selected: true, reason: 'selected: best score 18.000000 of 2 selectable proposals' });
+      const aaa = find(rows, 'AAA/USD', 'momentum');
+      expect(aaa).toMatchObject({ rank: 2, selected: false, selectable: true,
+        reason: 'no_capital_room: 0 quote (position_cap_reached) for AAA/USD fails its limits (non_positive; qty_min 0.0001, cost_min 0.5)' });
+      expect(aaa.gates).toContain('no_capital_room');
+      expect(aaa.inputs.capital_room).toMatchObject({ sizing: 'position_cap_reached', position_room: 0 });
+      expect(await selectTop(c, run)).toEqual([expect.objectContaining({ outcome: 'selected', symbol: 'BBB/USD' })]);
+
+      // Dust left below the pair's minimum counts as no room too; with no pair left that can be placed the best one
+      // stays selected (the outcome is still candidates) and says why, and placement records NO_ROOM / LIMITS.
+      const b = await openEntry(c, { runId: run, symbol: 'BBB/USD', qty: '0.5499', price: '100', now: ago(60) });
+      await fill(c, b, 'CAP-B', '100', '0.5499', '0', { filledAt: ago(60) });
+      const all = await rank(c, run);
+      expect(find(all, 'AAA/USD', 'momentum')).toMatchObject({ rank: 1, selected: true });
+      expect(find(all, 'AAA/USD', 'momentum').reason).toMatch(/^no_capital_room: 0 quote \(position_cap_reached\)/);
+      expect(find(all, 'BBB/USD', 'momentum').reason)
+        .toBe('no_capital_room: 0.01 quote (ok_position_cap) for BBB/USD fails its limits (below_min_qty; qty_min 0.0001, cost_min 0.5)');
     });
   });
 });

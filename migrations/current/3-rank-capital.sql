@@ -1,0 +1,2 @@
+--!include strategy/strategy__rank.sql
+--!include strategy/grants.sql
