@@ -12,6 +12,9 @@ comment on table kapitaal.state_refresh_policy is
 comment on column kapitaal.state_refresh_policy.cadence is
   'Delay between two refreshes of one run (the job''s run_at = refresh time + cadence), unless the job payload '
   'carries cadence_seconds.';
+comment on column kapitaal.state_refresh_policy.policy is 'Always ''default'': the table holds one row.';
+comment on column kapitaal.state_refresh_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change the policy.';
 insert into kapitaal.state_refresh_policy (policy) values ('default') on conflict do nothing;
 
 create table if not exists kapitaal.route_freshness_policy (
@@ -26,6 +29,10 @@ comment on table kapitaal.route_freshness_policy is
 comment on column kapitaal.route_freshness_policy.max_state_age is
   'Largest allowed age of the symbol''s market data (now - newest L2/ticker time) and of the run''s refresh.';
 comment on column kapitaal.route_freshness_policy.enabled is 'Disabled route types are not returned by apply_route_freshness_filter.';
+comment on column kapitaal.route_freshness_policy.route_type is
+  'Route kind a decision executes through (taker_entry, maker_entry, exit; lower-case identifier).';
+comment on column kapitaal.route_freshness_policy.description is
+  'What the route is and why its age limit is what it is.';
 insert into kapitaal.route_freshness_policy (route_type, max_state_age, description) values
   ('taker_entry', interval '30 seconds', 'Entry that crosses the spread now: the price paid is the book seen, so the book must be fresh.'),
   ('maker_entry', interval '30 seconds', 'Queue-aware passive entry: the limit price and queue position come from the book and L3 queue.'),
@@ -71,6 +78,9 @@ comment on column kapitaal.regime_policy.low_liq_min_trades_5m is 'LOW_LIQUIDITY
 comment on column kapitaal.regime_policy.high_vol_vol_5m_bps is 'HIGH_VOLATILITY when realised 5-minute volatility (bps) reaches this.';
 comment on column kapitaal.regime_policy.trend_min_strength is 'TREND when |trend_strength_5m| (efficiency ratio, 0..1) reaches this ...';
 comment on column kapitaal.regime_policy.trend_min_abs_ret_5m_bps is '... and |ret_5m_bps| reaches this.';
+comment on column kapitaal.regime_policy.policy is 'Always ''default'': the table holds one row.';
+comment on column kapitaal.regime_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change a threshold.';
 insert into kapitaal.regime_policy (policy) values ('default') on conflict do nothing;
 
 create table if not exists kapitaal.strategy_readiness_policy (
@@ -96,6 +106,23 @@ comment on column kapitaal.strategy_readiness_policy.requires_l3 is 'Needs valid
 comment on column kapitaal.strategy_readiness_policy.requires_ticker is 'Needs a ticker no older than max_ticker_age.';
 comment on column kapitaal.strategy_readiness_policy.requires_trades is 'Needs a trade no older than max_trade_age, plus the trade-count and volume minimums.';
 comment on column kapitaal.strategy_readiness_policy.min_price_buckets_5m is 'Minimum 10-second price buckets in the last 5 minutes (history for returns and volatility).';
+comment on column kapitaal.strategy_readiness_policy.strategy is
+  'The strategy these requirements are for (liquidity, momentum, volume).';
+comment on column kapitaal.strategy_readiness_policy.max_book_age is
+  'Largest allowed age of the newest L2 sample (now - last_l2_at) when requires_book; null: no age limit.';
+comment on column kapitaal.strategy_readiness_policy.max_l3_age is
+  'Largest allowed age of the newest L3 sample when requires_l3; null: no age limit.';
+comment on column kapitaal.strategy_readiness_policy.max_ticker_age is
+  'Largest allowed age of the newest ticker when requires_ticker; null: no age limit.';
+comment on column kapitaal.strategy_readiness_policy.max_trade_age is
+  'Largest allowed time since the newest trade when requires_trades; null: no age limit.';
+comment on column kapitaal.strategy_readiness_policy.min_trades_1m is
+  'Minimum trades in the last minute (run_symbol_state.trades_1m); 0 = no minimum.';
+comment on column kapitaal.strategy_readiness_policy.min_trades_5m is
+  'Minimum trades in the last 5 minutes (run_symbol_state.trades_5m); 0 = no minimum.';
+comment on column kapitaal.strategy_readiness_policy.min_quote_volume_5m is
+  'Minimum traded volume in the last 5 minutes, in quote currency (numeric); 0 = no minimum.';
+comment on column kapitaal.strategy_readiness_policy.description is 'The strategy''s data needs in plain words.';
 insert into kapitaal.strategy_readiness_policy
   (strategy, requires_book, max_book_age, requires_l3, max_l3_age, requires_ticker, max_ticker_age,
    requires_trades, max_trade_age, min_trades_1m, min_trades_5m, min_quote_volume_5m, min_price_buckets_5m, description)

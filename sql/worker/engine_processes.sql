@@ -22,3 +22,14 @@ comment on column kapitaal.engine_processes.pool_ids is
   'pool starts; jobs locked by a pool no process knows are orphans, released once older than the stale interval.';
 comment on column kapitaal.engine_processes.reaped_at is 'When a successor found this process dead and unlocked its jobs.';
 comment on column kapitaal.engine_processes.reap_reason is 'Why it was judged dead: its pid is gone on this host, or its heartbeat is stale.';
+comment on column kapitaal.engine_processes.process_id is
+  'Chosen by the process at start: role-host-pid-random hex, unique per start.';
+comment on column kapitaal.engine_processes.host is
+  'Host name the process runs on; pid liveness is only checked for processes on the same host.';
+comment on column kapitaal.engine_processes.pid is 'Operating-system process id on host.';
+comment on column kapitaal.engine_processes.started_at is
+  'When engine_process__register ran (its p_now, database clock by default).';
+comment on column kapitaal.engine_processes.heartbeat_at is
+  'Last engine_process__heartbeat (never moves back); stale heartbeats get the process reaped.';
+comment on column kapitaal.engine_processes.stopped_at is
+  'When the process stopped cleanly (engine_process__stop); null while running or when it died.';
