@@ -43,7 +43,7 @@ comment on column kapitaal.state_buckets.run_id is
   'The ingest run (ingest_runs.run_id) of the raw rows aggregated here.';
 comment on column kapitaal.state_buckets.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
 comment on column kapitaal.state_buckets.bucket_start is
-  'Start of the 10-second bucket: date_bin(10 s, received_at), so on the collector''s clock.';
+  'Start of the 10-second bucket: date_bin(10 s, received_at), so on the engine clock.';
 comment on column kapitaal.state_buckets.ticker_n is 'Ticker rows received in the bucket.';
 comment on column kapitaal.state_buckets.trade_n is 'Trades received in the bucket.';
 comment on column kapitaal.state_buckets.trade_buy_quote_volume is

@@ -87,17 +87,17 @@ comment on column kapitaal.state_symbol_latest.w_sa5 is 'Sum of absolute bucket 
 comment on column kapitaal.state_symbol_latest.w_ss1 is 'Sum of squared bucket returns over the 1-minute window (null: no priced bucket).';
 comment on column kapitaal.state_symbol_latest.run_id is 'The ingest run (ingest_runs.run_id).';
 comment on column kapitaal.state_symbol_latest.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
-comment on column kapitaal.state_symbol_latest.ticker_at is 'received_at of the newest ticker row (collector clock).';
+comment on column kapitaal.state_symbol_latest.ticker_at is 'received_at of the newest ticker row (engine clock).';
 comment on column kapitaal.state_symbol_latest.ticker_bid is
   'Best bid price (quote currency) of the newest ticker row.';
 comment on column kapitaal.state_symbol_latest.ticker_ask is
   'Best ask price (quote currency) of the newest ticker row.';
 comment on column kapitaal.state_symbol_latest.trade_key is 'array[epoch(received_at), seq] of the newest trade.';
-comment on column kapitaal.state_symbol_latest.trade_at is 'received_at of the newest trade (collector clock).';
+comment on column kapitaal.state_symbol_latest.trade_at is 'received_at of the newest trade (engine clock).';
 comment on column kapitaal.state_symbol_latest.trade_price is 'Price (quote currency) of the newest trade.';
 comment on column kapitaal.state_symbol_latest.l2_key is
   'array[epoch(received_at), seq] of the newest L2 sample, valid or not.';
-comment on column kapitaal.state_symbol_latest.l2_at is 'received_at of the newest L2 sample (collector clock).';
+comment on column kapitaal.state_symbol_latest.l2_at is 'received_at of the newest L2 sample (engine clock).';
 comment on column kapitaal.state_symbol_latest.l2_checksum_ok is 'checksum_ok of the newest L2 sample.';
 comment on column kapitaal.state_symbol_latest.l2_best_bid is
   'Best bid price (quote currency) of the newest L2 sample; null when its bid side is empty.';
@@ -108,7 +108,7 @@ comment on column kapitaal.state_symbol_latest.l2_ask_depth_10bps is 'Quote valu
 comment on column kapitaal.state_symbol_latest.l2_bid_depth_50bps is 'Quote value of bids within 50 bps of the L2 mid.';
 comment on column kapitaal.state_symbol_latest.l2_ask_depth_50bps is 'Quote value of asks within 50 bps of the L2 mid.';
 comment on column kapitaal.state_symbol_latest.l3_key is 'array[epoch(received_at), seq] of the newest L3 sample.';
-comment on column kapitaal.state_symbol_latest.l3_at is 'received_at of the newest L3 sample (collector clock).';
+comment on column kapitaal.state_symbol_latest.l3_at is 'received_at of the newest L3 sample (engine clock).';
 comment on column kapitaal.state_symbol_latest.l3_checksum_ok is 'checksum_ok of the newest L3 sample.';
 comment on column kapitaal.state_symbol_latest.l3_bid_orders is
   'Number of orders at the best bid of the newest L3 sample.';
