@@ -53,6 +53,13 @@ comment on column kapitaal.evaluations.selected_strategy is 'Strategy of the top
 comment on column kapitaal.evaluations.generation_age is 'evaluated_at - refreshed_at of the generation read.';
 comment on column kapitaal.evaluations.evaluated_at is 'The evaluation''s clock (p_now).';
 comment on column kapitaal.evaluations.duration_ms is 'Wall time of evaluation__run in the database.';
+comment on column kapitaal.evaluations.evaluation_id is 'Identity, in evaluation order.';
+comment on column kapitaal.evaluations.symbols is
+  'Symbols of the run''s current generation looked at (one evaluation_symbols row each).';
+comment on column kapitaal.evaluations.generation_refreshed_at is
+  'refreshed_at of the generation read (ingest cluster''s refresh time); null when no generation was visible.';
+comment on column kapitaal.evaluations.created_at is
+  'clock_timestamp() when the row was inserted (database clock); evaluated_at is the evaluation''s own p_now.';
 
 create table if not exists kapitaal.evaluation_symbols (
   evaluation_id bigint not null references kapitaal.evaluations (evaluation_id) on delete cascade,
@@ -73,6 +80,11 @@ comment on column kapitaal.evaluation_symbols.status is
 comment on column kapitaal.evaluation_symbols.reasons is 'The reasons behind status: route freshness reasons, readiness details per strategy, regime, or the eligible strategies.';
 comment on column kapitaal.evaluation_symbols.routes is 'apply_route_freshness_filter per route type: exec_allowed, marker, reason.';
 comment on column kapitaal.evaluation_symbols.readiness is 'strategy_readiness per strategy: ready, reason codes, detail.';
+comment on column kapitaal.evaluation_symbols.evaluation_id is
+  'The evaluation (evaluations.evaluation_id); rows go with it (on delete cascade) or earlier by retention.';
+comment on column kapitaal.evaluation_symbols.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.evaluation_symbols.regime is
+  'Effective regime of the symbol in the generation read (run_symbol_state.regime); null: not established.';
 
 create table if not exists kapitaal.evaluation_gate_checks (
   check_id bigint generated always as identity primary key,
@@ -87,3 +99,16 @@ create index if not exists evaluation_gate_checks_eval_idx on kapitaal.evaluatio
 comment on table kapitaal.evaluation_gate_checks is
   'Every generation gate check of an evaluation (evaluation__gate): when, the verdict and the generation current then. '
   'Explains why an evaluation''s candidates were or were not executed.';
+comment on column kapitaal.evaluation_gate_checks.check_id is 'Identity, in check order.';
+comment on column kapitaal.evaluation_gate_checks.evaluation_id is
+  'The evaluation whose candidates the gate was checked for (evaluations.evaluation_id).';
+comment on column kapitaal.evaluation_gate_checks.checked_at is
+  'p_now of evaluation__gate (database clock by default).';
+comment on column kapitaal.evaluation_gate_checks.allowed is
+  'true: the evaluation''s generation was still the current, complete and fresh one of a running run: its candidates may execute.';
+comment on column kapitaal.evaluation_gate_checks.reason is
+  'generation_gate__check''s reason: a code (GENERATION_CURRENT, GENERATION_SUPERSEDED, GENERATION_STALE, …) and the deciding numbers.';
+comment on column kapitaal.evaluation_gate_checks.marker is
+  'EXECUTION_BLOCKED_GENERATION_MISMATCH when blocked; null when allowed.';
+comment on column kapitaal.evaluation_gate_checks.current_generation_id is
+  'The run''s current generation at the check (null: none visible); differs from evaluations.generation_id when superseded.';

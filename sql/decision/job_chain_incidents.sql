@@ -20,3 +20,14 @@ comment on column kapitaal.job_chain_incidents.action is
   'rescheduled to chain_max_backoff; pruned_failed: old failed jobs were deleted.';
 comment on column kapitaal.job_chain_incidents.failures is 'Consecutive failures of the chain step (payload failures).';
 comment on column kapitaal.job_chain_incidents.detail is 'Error message or what the watchdog saw.';
+comment on column kapitaal.job_chain_incidents.incident_id is 'Identity, in recording order.';
+comment on column kapitaal.job_chain_incidents.at is
+  'p_now of job_chain__failed or job_chain__watchdog (database clock by default).';
+comment on column kapitaal.job_chain_incidents.task_identifier is
+  'Graphile Worker task of the chain step (evaluation__run, state__sync, run_symbol_state__refresh); ''*'' for pruned_failed.';
+comment on column kapitaal.job_chain_incidents.job_key is
+  'Graphile Worker job key that holds the chain step (e.g. run_symbol_state__refresh:<run_id>); null for pruned_failed.';
+comment on column kapitaal.job_chain_incidents.job_id is
+  'graphile_worker.jobs id concerned; null when the job was seeded, or for pruned_failed.';
+comment on column kapitaal.job_chain_incidents.next_run_at is
+  'step_failed only: when the next cycle was queued to run (after backoff); null when the chain is not wanted.';

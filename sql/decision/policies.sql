@@ -28,3 +28,6 @@ comment on column kapitaal.decision_policy.chain_max_attempts is 'max_attempts o
 comment on column kapitaal.decision_policy.failed_jobs_kept is 'Permanently failed chain jobs kept per task for inspection; older ones are pruned by the watchdog.';
 comment on column kapitaal.decision_policy.evaluation_retention is 'evaluations rows older than this are pruned by the watchdog.';
 comment on column kapitaal.decision_policy.evaluation_symbols_retention is 'evaluation_symbols rows (per-symbol reasons) of evaluations older than this are pruned.';
+comment on column kapitaal.decision_policy.policy is 'Always ''default'': the table holds one row.';
+comment on column kapitaal.decision_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change the policy.';

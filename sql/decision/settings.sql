@@ -20,6 +20,9 @@ comment on column kapitaal.decision_settings.feed is
   'replication, publication kapitaal_decision) or none (shared database).';
 comment on column kapitaal.decision_settings.evaluation_enabled is
   'An execution runtime evaluates on this database: every newly visible generation enqueues evaluation__run.';
+comment on column kapitaal.decision_settings.singleton is 'Always true: the table holds one row.';
+comment on column kapitaal.decision_settings.updated_at is
+  'When decision_settings__configure last wrote the row (database clock).';
 
 create or replace function kapitaal.decision_settings__configure(
   p_cluster_role text,

@@ -13,6 +13,8 @@ comment on table kapitaal.paper_venues is
 comment on column kapitaal.paper_venues.seq is 'Last placement/fill number handed out by the venue (orders and fills share it).';
 comment on column kapitaal.paper_venues.cursors is 'Per symbol the market trade cursor, as {"BTC/USD": "<txid>"}.';
 comment on column kapitaal.paper_venues.saved_at is 'When the venue was last saved (database clock).';
+comment on column kapitaal.paper_venues.venue is
+  'Paper venue name (normally ''paper''); the key of its orders and trades.';
 
 create table if not exists kapitaal.paper_orders (
   venue text not null references kapitaal.paper_venues (venue),
@@ -31,6 +33,13 @@ comment on table kapitaal.paper_orders is
 comment on column kapitaal.paper_orders.seq is 'Placement number: among closed orders sharing a client id the newest wins.';
 comment on column kapitaal.paper_orders.cl_ord_id is 'The engine''s client order id (orders.client_order_id).';
 comment on column kapitaal.paper_orders.order_doc is 'src/exchange/matching.ts VenueOrder as JSON (price, vol, volExec, cost, fee as decimal strings).';
+comment on column kapitaal.paper_orders.venue is 'The paper venue holding the order (paper_venues.venue).';
+comment on column kapitaal.paper_orders.txid is
+  'The venue''s order id (Kraken-style txid), what orders.exchange_order_id holds for a paper order.';
+comment on column kapitaal.paper_orders.symbol is 'Pair symbol of the order, e.g. BTC/USD.';
+comment on column kapitaal.paper_orders.status is
+  'Kraken order status as the venue holds it: pending, open, closed, canceled or expired.';
+comment on column kapitaal.paper_orders.updated_at is 'When paper_venue__save last wrote the row (database clock).';
 
 create table if not exists kapitaal.paper_trades (
   venue text not null references kapitaal.paper_venues (venue),
@@ -46,3 +55,11 @@ comment on table kapitaal.paper_trades is
   'Every paper fill, append-only, numbered by the venue''s seq (the paper fills cursor). trade_doc is '
   'src/exchange/matching.ts VenueTrade as JSON (price, vol, cost, fee as decimal strings).';
 comment on column kapitaal.paper_trades.order_txid is 'The paper order (paper_orders.txid) this fill belongs to.';
+comment on column kapitaal.paper_trades.venue is 'The paper venue (paper_venues.venue).';
+comment on column kapitaal.paper_trades.seq is
+  'The venue''s number for this fill (shared counter with placements): the paper fills cursor.';
+comment on column kapitaal.paper_trades.txid is
+  'The venue''s trade id, unique per venue (fills.exchange_trade_id once booked).';
+comment on column kapitaal.paper_trades.symbol is 'Pair symbol of the fill, e.g. BTC/USD.';
+comment on column kapitaal.paper_trades.trade_doc is
+  'src/exchange/matching.ts VenueTrade as JSON (price, vol, cost, fee as decimal strings).';

@@ -30,4 +30,8 @@ comment on column kapitaal.capital_policy.maker_fee_rate is 'Maker fee as a frac
 comment on column kapitaal.capital_policy.taker_fee_rate is 'Taker fee as a fraction (Kraken entry tier 0.40 %).';
 comment on column kapitaal.capital_policy.max_snapshot_age is
   'Compounding mode sizes only from a capital snapshot at most this old (the boundary is still fresh); otherwise size 0.';
+comment on column kapitaal.capital_policy.account is
+  'Trading account this policy is for; ''default'' is created by the migration.';
+comment on column kapitaal.capital_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change the policy.';
 insert into kapitaal.capital_policy (account) values ('default') on conflict do nothing;

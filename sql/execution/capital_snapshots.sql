@@ -31,3 +31,10 @@ comment on column kapitaal.capital_snapshots.realised_pnl_total is 'Sum of reali
 comment on column kapitaal.capital_snapshots.unrealised_pnl is 'positions_value - cost_basis - entry fees of the open quantity (exit fees not deducted).';
 comment on column kapitaal.capital_snapshots.fees_total is 'All fees in the fills ledger of the account.';
 comment on column kapitaal.capital_snapshots.marks is 'The mark prices used, {symbol: price}.';
+comment on column kapitaal.capital_snapshots.snapshot_id is 'Identity, in snapshot order.';
+comment on column kapitaal.capital_snapshots.account is 'Trading account (capital_policy.account).';
+comment on column kapitaal.capital_snapshots.at is 'p_now of capital__snapshot: the moment the marks are for.';
+comment on column kapitaal.capital_snapshots.mode is
+  'capital_policy.mode at the time of the snapshot (fixed or compounding).';
+comment on column kapitaal.capital_snapshots.open_positions is
+  'Number of open positions of the account at that moment.';

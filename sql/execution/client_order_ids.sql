@@ -9,6 +9,10 @@ create table if not exists kapitaal.execution_instance (
 comment on table kapitaal.execution_instance is
   'One row: a random id drawn when this decision database was created. Salts client order ids so that two '
   'databases trading one Kraken account never produce the same cl_ord_id.';
+comment on column kapitaal.execution_instance.singleton is 'Always true: the table holds one row.';
+comment on column kapitaal.execution_instance.instance_id is
+  'Random salt of order__client_id, drawn once when the row is inserted (on migration); never change it.';
+comment on column kapitaal.execution_instance.created_at is 'When the row was inserted (database clock).';
 insert into kapitaal.execution_instance (singleton) values (true) on conflict do nothing;
 
 create or replace function kapitaal.order__client_id(p_kind text, p_id bigint, p_leg text default '0')

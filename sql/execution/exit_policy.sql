@@ -25,6 +25,10 @@ comment on column kapitaal.exit_policy.max_hold is 'time_stop fires when p_now -
 comment on column kapitaal.exit_policy.exit_regimes is 'regime_change fires when the pair''s current regime is one of these (e.g. CHAOS).';
 comment on column kapitaal.exit_policy.exit_on_regime_change is
   'regime_change also fires when the current regime differs from the position''s entry_regime.';
+comment on column kapitaal.exit_policy.strategy is
+  'Strategy the rules apply to, or ''default'' for strategies without their own row.';
+comment on column kapitaal.exit_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change a rule.';
 insert into kapitaal.exit_policy (strategy, stop_loss_pct, take_profit_pct, trailing_arm_pct, trailing_retrace_pct,
                                   max_hold, exit_regimes, exit_on_regime_change)
 values ('default', 2, 4, 1.5, 0.75, interval '4 hours', array['CHAOS'], false)

@@ -36,6 +36,16 @@ comment on column kapitaal.fills.recorded_at is 'When the engine booked it (p_no
 comment on column kapitaal.fills.position_id is 'Position this fill opened, increased or reduced; null for a sell with no open position.';
 comment on column kapitaal.fills.unmatched_qty is
   'Part of a sell that found no open quantity (e.g. base bought outside the engine): booked as cash, not as P&L.';
+comment on column kapitaal.fills.fill_id is
+  'Identity, in recording order: the order positions and cash are derived in.';
+comment on column kapitaal.fills.order_id is 'The order this trade filled (orders.order_id).';
+comment on column kapitaal.fills.symbol is 'Copied from the order (Kraken WS v2 pair symbol).';
+comment on column kapitaal.fills.side is 'Copied from the order: buy or sell.';
+comment on column kapitaal.fills.strategy is 'Copied from the order.';
+comment on column kapitaal.fills.price is 'Trade price in quote currency per unit of base, numeric.';
+comment on column kapitaal.fills.qty is 'Traded quantity in base currency.';
+comment on column kapitaal.fills.data is
+  'The trade as the exchange reported it (raw document); null when recorded without one.';
 
 create or replace trigger _500_append_only
   before update or delete on kapitaal.fills

@@ -17,6 +17,13 @@ comment on table kapitaal.order_events is
 comment on column kapitaal.order_events.at is 'When it happened (the p_now of the writing function).';
 comment on column kapitaal.order_events.data is 'What the exchange said (response, execution report, fill), as received.';
 comment on column kapitaal.order_events.note is 'Why, in words.';
+comment on column kapitaal.order_events.event_id is 'Identity, in recording order.';
+comment on column kapitaal.order_events.order_id is 'The order (orders.order_id).';
+comment on column kapitaal.order_events.from_status is 'Status before the event; null for the creation event.';
+comment on column kapitaal.order_events.to_status is
+  'Status after the event (equal to from_status, submitting, for a submit retry).';
+comment on column kapitaal.order_events.exchange_order_id is
+  'The order''s exchange id (Kraken txid) known at the event; null before the acknowledgement.';
 
 create or replace trigger _500_append_only
   before update or delete on kapitaal.order_events

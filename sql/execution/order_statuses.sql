@@ -9,6 +9,9 @@ comment on table kapitaal.order_statuses is
   'Order statuses of the OrderTracker. Terminal statuses never change again (a late fill of a cancelled or '
   'expired order is still booked, but the status stays).';
 comment on column kapitaal.order_statuses.terminal is 'True when no transition leaves this status.';
+comment on column kapitaal.order_statuses.status is
+  'Status name, the value orders.status and order_events.from_status/to_status hold.';
+comment on column kapitaal.order_statuses.description is 'What the status means, in words.';
 
 insert into kapitaal.order_statuses (status, terminal, description) values
   ('new',              false, 'Intent written by the evaluation''s transaction, submit job queued; nothing has been sent.'),
@@ -31,6 +34,9 @@ create table if not exists kapitaal.order_status_transitions (
 comment on table kapitaal.order_status_transitions is
   'Allowed order status transitions. order__transition refuses every pair not listed here; a transition to the '
   'current status is a harmless no-op and needs no row.';
+comment on column kapitaal.order_status_transitions.from_status is 'Status the order is in (order_statuses.status).';
+comment on column kapitaal.order_status_transitions.to_status is 'Status order__transition may move it to.';
+comment on column kapitaal.order_status_transitions.description is 'When this transition happens, in words.';
 
 insert into kapitaal.order_status_transitions (from_status, to_status, description) values
   ('new',              'submitting',       'The submit job starts (order__begin_submit), before any exchange call.'),

@@ -73,3 +73,15 @@ comment on column kapitaal.orders.fees is 'Sum of this order''s fill fees (quote
 comment on column kapitaal.orders.avg_fill_price is 'filled_quote / filled_qty.';
 comment on column kapitaal.orders.submit_attempts is 'How often the submit job started on this order (order__begin_submit).';
 comment on column kapitaal.orders.reason is 'Why the order exists, in words a DBA can read (the decision''s explanation).';
+comment on column kapitaal.orders.order_id is 'Identity, in creation order.';
+comment on column kapitaal.orders.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD (run_pairs.symbol).';
+comment on column kapitaal.orders.side is 'buy for entries, sell for exits (spot, long only: orders_long_only).';
+comment on column kapitaal.orders.order_type is 'limit (price set) or market (price null).';
+comment on column kapitaal.orders.post_only is
+  'Limit order that must rest on the book (maker only); the exchange cancels it rather than let it take.';
+comment on column kapitaal.orders.strategy is
+  'Strategy that decided the order (strategy_policy.strategy); an exit carries its position''s strategy.';
+comment on column kapitaal.orders.status is
+  'Current lifecycle status (order_statuses), changed only by order__transition; the history is in order_events.';
+comment on column kapitaal.orders.created_at is 'p_now of order__create_intent (database clock by default).';
+comment on column kapitaal.orders.updated_at is 'p_now of the last write to the row (submit, transition, fill).';

@@ -68,3 +68,17 @@ comment on column kapitaal.positions.high_water_price is
   'Highest price seen while open: the first fill price, then raised by later buys and by position__exit_decision marks.';
 comment on column kapitaal.positions.trail_armed is
   'True once high_water_price reached the trailing-stop arming level; from then on a retrace below the trail fires.';
+comment on column kapitaal.positions.position_id is 'Identity, in opening order.';
+comment on column kapitaal.positions.account is
+  'Trading account (capital_policy.account), copied from the entry order.';
+comment on column kapitaal.positions.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.positions.strategy is
+  'Strategy of the entry order; key with account and symbol (one open position per key).';
+comment on column kapitaal.positions.opened_run_id is
+  'run_id of the entry order (the ingest run whose data decided it).';
+comment on column kapitaal.positions.bought_qty is 'Sum of qty of the buys into this position (base currency).';
+comment on column kapitaal.positions.sold_qty is
+  'Sum of qty of the sells matched to this position (base currency); qty = bought_qty - sold_qty.';
+comment on column kapitaal.positions.trail_armed_at is
+  'When the trailing stop armed (p_now of position__exit_decision); null while not armed.';
+comment on column kapitaal.positions.updated_at is 'p_now of the last write (fill or exit-decision mark).';

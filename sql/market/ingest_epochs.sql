@@ -39,3 +39,7 @@ comment on column kapitaal.ingest_epochs.l3_max_seq is 'Highest l3_queue_metrics
 comment on column kapitaal.ingest_epochs.symbols is 'Symbols with a snapshot row in this epoch.';
 comment on column kapitaal.ingest_epochs.symbols_book_valid is 'Symbols whose latest stored L2 sample had a matching checksum.';
 comment on column kapitaal.ingest_epochs.symbols_fresh is 'Symbols whose newest counted row is younger than the freshness limit of the publish call.';
+comment on column kapitaal.ingest_epochs.run_id is
+  'The ingest run (ingest_runs.run_id) the epoch belongs to; no foreign key (also synced to the decision cluster).';
+comment on column kapitaal.ingest_epochs.published_at is
+  'When ingest_epoch__publish ran (its p_now, database clock by default).';

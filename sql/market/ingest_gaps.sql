@@ -20,3 +20,8 @@ comment on column kapitaal.ingest_gaps.first_received_at is 'received_at of the 
 comment on column kapitaal.ingest_gaps.last_received_at is 'received_at of the last dropped row.';
 comment on column kapitaal.ingest_gaps.reason is 'Why the rows were dropped, in plain words.';
 comment on column kapitaal.ingest_gaps.recorded_at is 'When the gap was written (once the database was reachable again).';
+comment on column kapitaal.ingest_gaps.gap_id is 'Identity, in recording order.';
+comment on column kapitaal.ingest_gaps.run_id is 'The ingest run (ingest_runs.run_id) that dropped the rows.';
+comment on column kapitaal.ingest_gaps.table_name is 'The raw table the dropped rows were meant for.';
+comment on column kapitaal.ingest_gaps.rows_dropped is
+  'Number of rows received but not stored between first_received_at and last_received_at.';

@@ -43,3 +43,10 @@ comment on column kapitaal.ingest_snapshots.book_valid is
 comment on column kapitaal.ingest_snapshots.l3_valid is 'checksum_ok of the newest counted L3 sample; null without level3 data.';
 comment on column kapitaal.ingest_snapshots.data_age is 'published_at minus the newest received_at over all channels (null: no data yet).';
 comment on column kapitaal.ingest_snapshots.fresh is 'data_age is within the freshness limit given to ingest_epoch__publish.';
+comment on column kapitaal.ingest_snapshots.run_id is
+  'The ingest run (ingest_runs.run_id); no foreign key (also synced to the decision cluster).';
+comment on column kapitaal.ingest_snapshots.epoch is
+  'The epoch (ingest_epochs.epoch of the same run) this row belongs to.';
+comment on column kapitaal.ingest_snapshots.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.ingest_snapshots.published_at is
+  'When ingest_epoch__publish ran (its p_now); equals ingest_epochs.published_at of the epoch.';

@@ -19,3 +19,8 @@ comment on table kapitaal.ingest_write_batches is
 comment on column kapitaal.ingest_write_batches.batch_no is 'Batch number within the run, assigned by the collector (1, 2, 3, …).';
 comment on column kapitaal.ingest_write_batches.committed_at is 'Transaction time of the batch (engine clock).';
 comment on column kapitaal.ingest_write_batches.attempts is 'Which attempt committed the batch (1 = first try; more after database errors).';
+comment on column kapitaal.ingest_write_batches.run_id is 'The ingest run (ingest_runs.run_id) that wrote the batch.';
+comment on column kapitaal.ingest_write_batches.ticker_rows is 'ticker_samples rows the batch stored.';
+comment on column kapitaal.ingest_write_batches.trade_rows is 'trade_samples rows the batch stored.';
+comment on column kapitaal.ingest_write_batches.l2_rows is 'l2_snap_metrics rows the batch stored.';
+comment on column kapitaal.ingest_write_batches.l3_rows is 'l3_queue_metrics rows the batch stored.';

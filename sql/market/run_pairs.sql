@@ -42,3 +42,18 @@ comment on column kapitaal.run_pairs.liquidity_rank is 'Rank by 24 h quote volum
 comment on column kapitaal.run_pairs.volume_24h_quote is '24 h volume times vwap from the ticker channel, in quote currency, when the ranking ran.';
 comment on column kapitaal.run_pairs.status_changed_at is 'When status last changed (first_seen_at until it does).';
 comment on column kapitaal.run_pairs.universe_changed_at is 'When in_universe last changed (first_seen_at until it does).';
+comment on column kapitaal.run_pairs.run_id is
+  'The ingest run (ingest_runs.run_id) whose universe this is; no foreign key (also written on the decision cluster).';
+comment on column kapitaal.run_pairs.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.run_pairs.base is
+  'Base currency code from the instrument channel (what qty is counted in), e.g. BTC.';
+comment on column kapitaal.run_pairs.quote is
+  'Quote currency code from the instrument channel (what prices and costs are in), e.g. USD.';
+comment on column kapitaal.run_pairs.price_precision is 'Decimal places Kraken allows in a price (instrument channel).';
+comment on column kapitaal.run_pairs.qty_precision is 'Decimal places Kraken allows in an order quantity.';
+comment on column kapitaal.run_pairs.cost_precision is
+  'Decimal places Kraken uses for cost (price times quantity, quote currency).';
+comment on column kapitaal.run_pairs.first_seen_at is
+  'When run_pairs__sync first stored the pair for this run (its p_now, database clock by default).';
+comment on column kapitaal.run_pairs.updated_at is
+  'When run_pairs__sync last wrote the row, changed or not (its p_now).';

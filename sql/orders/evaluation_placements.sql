@@ -28,3 +28,21 @@ comment on column kapitaal.evaluation_placements.marker is
 comment on column kapitaal.evaluation_placements.details is
   'ranking (the selected evaluation_rankings row), sizing (capital__position_size), limits (run_pairs row) and '
   'conformed (order__conform_to_limits) as JSON.';
+comment on column kapitaal.evaluation_placements.evaluation_id is
+  'The evaluation (evaluations.evaluation_id, no foreign key); one placement per evaluation.';
+comment on column kapitaal.evaluation_placements.run_id is 'The ingest run the evaluation was bound to.';
+comment on column kapitaal.evaluation_placements.generation_id is
+  'The state generation of the selected ranking row (else the one passed in).';
+comment on column kapitaal.evaluation_placements.symbol is 'Pair of the selected proposal; null for no_candidate.';
+comment on column kapitaal.evaluation_placements.strategy is
+  'Strategy of the selected proposal; null for no_candidate.';
+comment on column kapitaal.evaluation_placements.outcome is
+  'placed (order_id set), or why nothing was placed: no_candidate, unknown_pair, pair_not_tradable, no_room, below_minimum, invalid_price.';
+comment on column kapitaal.evaluation_placements.reason is 'Why this outcome, in words with the numbers.';
+comment on column kapitaal.evaluation_placements.order_id is
+  'The entry order created (orders.order_id); set exactly when outcome = placed.';
+comment on column kapitaal.evaluation_placements.client_order_id is
+  'Client order id of that order (orders.client_order_id).';
+comment on column kapitaal.evaluation_placements.decided_at is 'p_now of evaluation__place_orders.';
+comment on column kapitaal.evaluation_placements.created_at is
+  'clock_timestamp() when the row was inserted (database clock).';

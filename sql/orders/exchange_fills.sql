@@ -14,6 +14,18 @@ create table if not exists kapitaal.exchange_fill_cursors (
 comment on table kapitaal.exchange_fill_cursors is
   'Per venue (e.g. paper:<session>, simulator:<url>, kraken:<account>): the opaque Exchange.fillsSince cursor up to '
   'which fills are stored in exchange_fill_inbox. Advanced only in the transaction that stores the fills it covers.';
+comment on column kapitaal.exchange_fill_cursors.venue is
+  'Fill feed identity: paper:<session>, simulator:<url> or kraken:<account>.';
+comment on column kapitaal.exchange_fill_cursors.cursor is
+  'Opaque Exchange.fillsSince cursor up to which fills are stored; null before the first page.';
+comment on column kapitaal.exchange_fill_cursors.fills_seen is
+  'Inbox rows this venue''s polls stored (duplicates not counted).';
+comment on column kapitaal.exchange_fill_cursors.polls is 'Pages stored by fills__ingest for this venue.';
+comment on column kapitaal.exchange_fill_cursors.last_poll_at is 'p_now of the last fills__ingest call for this venue.';
+comment on column kapitaal.exchange_fill_cursors.last_fill_at is
+  'p_now of the last call that stored at least one new fill (not the exchange''s trade time).';
+comment on column kapitaal.exchange_fill_cursors.updated_at is
+  'p_now of the last write (same as last_poll_at once polled).';
 
 create table if not exists kapitaal.exchange_fill_inbox (
   venue text not null,
@@ -45,6 +57,32 @@ comment on table kapitaal.exchange_fill_inbox is
   'carry last_error; fills__match retries them.';
 comment on column kapitaal.exchange_fill_inbox.exchange is 'The fills ledger''s exchange name: kraken (live), sim (simulator), paper.';
 comment on column kapitaal.exchange_fill_inbox.attempts is 'How often fills__match tried to book it.';
+comment on column kapitaal.exchange_fill_inbox.venue is 'Fill feed the trade came from (exchange_fill_cursors.venue).';
+comment on column kapitaal.exchange_fill_inbox.trade_id is
+  'The exchange''s trade id; with exchange the key, and fills.exchange_trade_id once booked.';
+comment on column kapitaal.exchange_fill_inbox.exchange_order_id is
+  'The exchange''s order id (Kraken txid) of the filled order: how the fill is matched to orders.exchange_order_id.';
+comment on column kapitaal.exchange_fill_inbox.client_order_id is
+  'Our client order id as the exchange echoed it (orders.client_order_id); null when not reported.';
+comment on column kapitaal.exchange_fill_inbox.symbol is 'Pair symbol as the exchange reported it.';
+comment on column kapitaal.exchange_fill_inbox.side is 'buy or sell, as reported.';
+comment on column kapitaal.exchange_fill_inbox.price is
+  'Trade price in quote currency, numeric (the reported decimal text, exactly).';
+comment on column kapitaal.exchange_fill_inbox.qty is 'Traded quantity in base currency, numeric.';
+comment on column kapitaal.exchange_fill_inbox.fee is 'Fee in quote currency, numeric.';
+comment on column kapitaal.exchange_fill_inbox.liquidity is 'maker or taker, as reported.';
+comment on column kapitaal.exchange_fill_inbox.filled_at is 'The exchange''s time of the trade.';
+comment on column kapitaal.exchange_fill_inbox.data is 'The fill object as reported (Exchange Fill JSON).';
+comment on column kapitaal.exchange_fill_inbox.received_at is 'p_now of the fills__ingest call that stored it.';
+comment on column kapitaal.exchange_fill_inbox.inbox_seq is
+  'Identity, in arrival order: fills__match works through unmatched rows in this order.';
+comment on column kapitaal.exchange_fill_inbox.order_id is 'The order the fill was matched to; null while unmatched.';
+comment on column kapitaal.exchange_fill_inbox.fill_id is
+  'The fills-ledger row it was booked as (fills.fill_id); null while unmatched.';
+comment on column kapitaal.exchange_fill_inbox.matched_at is
+  'p_now of the fills__match call that booked it; null: still waiting (see last_error).';
+comment on column kapitaal.exchange_fill_inbox.last_error is
+  'Why the last booking attempt failed (SQLSTATE: message); null after success or before any failure.';
 
 create or replace function kapitaal.fills__ingest(
   p_venue text,

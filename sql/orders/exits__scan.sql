@@ -22,6 +22,26 @@ comment on table kapitaal.exit_scan_decisions is
   'Every exits__scan verdict other than hold: an exit order created (or found from an earlier scan), an exit already '
   'in flight, or why a position could not be judged or exited (no mark, stale mark, unknown pair limits, below the '
   'pair''s minimum), with position__exit_decision''s details. Holds are returned by exits__scan but not stored.';
+comment on column kapitaal.exit_scan_decisions.decision_id is 'Identity, in scan order.';
+comment on column kapitaal.exit_scan_decisions.scanned_at is 'p_now of exits__scan.';
+comment on column kapitaal.exit_scan_decisions.position_id is 'The open position judged (positions.position_id).';
+comment on column kapitaal.exit_scan_decisions.symbol is 'The position''s pair symbol.';
+comment on column kapitaal.exit_scan_decisions.outcome is
+  'exit_created or exit_exists (an exit order for the trigger), in_flight (an exit already working), no_mark, stale_mark, unknown_pair or below_minimum (could not exit).';
+comment on column kapitaal.exit_scan_decisions.exit_trigger is
+  'The rule that fired (stop_loss, take_profit, trailing_stop, time_stop, regime_change); null when none fired or the position could not be judged.';
+comment on column kapitaal.exit_scan_decisions.mark_price is
+  'The mark used: run_symbol_state.mid (quote currency); null when the state had none.';
+comment on column kapitaal.exit_scan_decisions.regime is
+  'The pair''s effective regime in that state row (null: not established or no state).';
+comment on column kapitaal.exit_scan_decisions.state_run_id is
+  'run_id of the run_symbol_state row used for the mark (null: no state).';
+comment on column kapitaal.exit_scan_decisions.state_generation_id is 'generation_id of that row.';
+comment on column kapitaal.exit_scan_decisions.order_id is
+  'The exit order created or found (orders.order_id); null for outcomes without an order.';
+comment on column kapitaal.exit_scan_decisions.reason is 'Why this outcome, in words with the numbers.';
+comment on column kapitaal.exit_scan_decisions.details is
+  'position__exit_decision''s details, the state''s refreshed_at, mark age and limit, and the conformed order terms, as JSON.';
 
 create or replace function kapitaal.exits__scan(p_now timestamptz default now(), p_account text default 'default')
 returns table (position_id bigint, symbol text, outcome text, exit_trigger text, mark_price numeric, order_id bigint,

@@ -13,6 +13,16 @@ create table if not exists kapitaal.maker_fallbacks (
 comment on table kapitaal.maker_fallbacks is
   'What became of each maker (post-only) entry that did not fill in time: replaced by a taker order (action taker, '
   'fallback_order_id) or only cancelled, with the recomputed taker edge and every input in details. One row per maker order.';
+comment on column kapitaal.maker_fallbacks.order_id is
+  'The post-only entry order that did not fill in time (orders.order_id).';
+comment on column kapitaal.maker_fallbacks.decided_at is 'p_now of order__maker_fallback.';
+comment on column kapitaal.maker_fallbacks.action is
+  'taker: the unfilled rest went out as a market order (fallback_order_id); cancel: nothing replaced it.';
+comment on column kapitaal.maker_fallbacks.reason is 'Why this action, with the deciding numbers (edge, fee, age).';
+comment on column kapitaal.maker_fallbacks.details is
+  'order__maker_fallback_decision''s inputs and recomputed taker edge, plus the conformed terms of a taker order, as JSON.';
+comment on column kapitaal.maker_fallbacks.fallback_order_id is
+  'The taker order that replaced the rest (orders.order_id); null when action = cancel.';
 
 create or replace function kapitaal.order__maker_fallback_decision(p_order_id bigint, p_now timestamptz default now())
 returns table (action text, reason text, details jsonb)

@@ -21,6 +21,10 @@ comment on column kapitaal.order_policy.maker_fallback_window is
 comment on column kapitaal.order_policy.exit_mark_max_age is
   'exits__scan skips a position (outcome stale_mark, with the age) when its newest run_symbol_state row was refreshed '
   'longer ago than this: never exit on a stale mark.';
+comment on column kapitaal.order_policy.strategy is
+  'Strategy the rules apply to, or ''default'' for strategies without their own row.';
+comment on column kapitaal.order_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change a rule.';
 insert into kapitaal.order_policy (strategy) values ('default') on conflict do nothing;
 
 create or replace function kapitaal.order_policy__for(p_strategy text)

@@ -33,3 +33,7 @@ comment on column kapitaal.ingest_runs.code_version is 'Version of the engine (p
 comment on column kapitaal.ingest_runs.host is 'Host name of the machine that ran the ingest process.';
 comment on column kapitaal.ingest_runs.pid is 'Operating-system process id of the ingest process.';
 comment on column kapitaal.ingest_runs.partitions_dropped_at is 'When retention dropped this run''s raw partitions (the run row stays for lineage).';
+comment on column kapitaal.ingest_runs.started_at is
+  'When ingest_run__start created the run (its p_now, database clock by default).';
+comment on column kapitaal.ingest_runs.ended_at is
+  'When the run reached its final status (ingest_run__end or abandoned by a successor); null exactly while status = running.';

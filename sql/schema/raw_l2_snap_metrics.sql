@@ -43,3 +43,6 @@ comment on column kapitaal.l2_snap_metrics.checksum_ok is
 comment on column kapitaal.l2_snap_metrics.updates_applied is 'Book messages folded into this sample since the previous one (the collector may sample).';
 comment on column kapitaal.l2_snap_metrics.exchange_ts is 'Kraken''s timestamp of the last applied message.';
 comment on column kapitaal.l2_snap_metrics.received_at is 'When the collector received the last applied message (engine clock).';
+comment on column kapitaal.l2_snap_metrics.run_id is
+  'The ingest run (ingest_runs.run_id) that received the row; partition key.';
+comment on column kapitaal.l2_snap_metrics.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';

@@ -53,3 +53,14 @@ comment on column kapitaal.l3_queue_metrics.checksum is 'CRC32 checksum Kraken s
 comment on column kapitaal.l3_queue_metrics.checksum_ok is 'Whether the local L3 book matched the checksum.';
 comment on column kapitaal.l3_queue_metrics.exchange_ts is 'Kraken''s timestamp of the last applied event.';
 comment on column kapitaal.l3_queue_metrics.received_at is 'When the collector received the last applied message (engine clock).';
+comment on column kapitaal.l3_queue_metrics.run_id is
+  'The ingest run (ingest_runs.run_id) that received the row; partition key.';
+comment on column kapitaal.l3_queue_metrics.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.l3_queue_metrics.bid_px is
+  'Bid price levels of the L3 book, best (highest) first (quote currency).';
+comment on column kapitaal.l3_queue_metrics.bid_qty is
+  'Total resting quantity (base currency) at each level of bid_px.';
+comment on column kapitaal.l3_queue_metrics.ask_px is
+  'Ask price levels of the L3 book, best (lowest) first (quote currency).';
+comment on column kapitaal.l3_queue_metrics.ask_qty is
+  'Total resting quantity (base currency) at each level of ask_px.';

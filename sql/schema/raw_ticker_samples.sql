@@ -37,3 +37,17 @@ comment on column kapitaal.ticker_samples.vwap is 'Volume-weighted average price
 comment on column kapitaal.ticker_samples.change_pct is 'Price change over 24 h in percent.';
 comment on column kapitaal.ticker_samples.exchange_ts is 'Kraken''s timestamp of the update, when the message carries one.';
 comment on column kapitaal.ticker_samples.received_at is 'When the collector received the message (engine clock).';
+comment on column kapitaal.ticker_samples.run_id is
+  'The ingest run (ingest_runs.run_id) that received the row; partition key.';
+comment on column kapitaal.ticker_samples.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.ticker_samples.bid is 'Best bid price (quote currency per unit of base), numeric as sent.';
+comment on column kapitaal.ticker_samples.bid_qty is 'Quantity at the best bid, in base currency.';
+comment on column kapitaal.ticker_samples.ask is 'Best ask price (quote currency per unit of base), numeric as sent.';
+comment on column kapitaal.ticker_samples.ask_qty is 'Quantity at the best ask, in base currency.';
+comment on column kapitaal.ticker_samples.last is 'Price of the last trade (quote currency).';
+comment on column kapitaal.ticker_samples.low is
+  'Lowest trade price over the last 24 h (quote currency); null when the message had none.';
+comment on column kapitaal.ticker_samples.high is
+  'Highest trade price over the last 24 h (quote currency); null when the message had none.';
+comment on column kapitaal.ticker_samples.change is
+  'Price change over the last 24 h in quote currency as sent by Kraken; null when the message had none.';

@@ -31,3 +31,8 @@ comment on column kapitaal.trade_samples.ord_type is 'Order type of the taker: m
 comment on column kapitaal.trade_samples.trade_id is 'Kraken''s per-book trade sequence; the collector drops repeats after a reconnect.';
 comment on column kapitaal.trade_samples.exchange_ts is 'Kraken''s time of the trade.';
 comment on column kapitaal.trade_samples.received_at is 'When the collector received the message (engine clock).';
+comment on column kapitaal.trade_samples.run_id is
+  'The ingest run (ingest_runs.run_id) that received the row; partition key.';
+comment on column kapitaal.trade_samples.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.trade_samples.price is 'Trade price (quote currency per unit of base), numeric as sent.';
+comment on column kapitaal.trade_samples.qty is 'Traded quantity in base currency; price * qty is the quote volume.';

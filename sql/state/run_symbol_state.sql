@@ -108,3 +108,26 @@ comment on column kapitaal.run_symbol_state.regime_indicated is 'Regime the data
 comment on column kapitaal.run_symbol_state.regime_reason is 'Why regime_indicated: the deciding numbers and thresholds.';
 comment on column kapitaal.run_symbol_state.regime_candidate is 'A regime other than the effective one that is being confirmed.';
 comment on column kapitaal.run_symbol_state.regime_streak is 'Consecutive refreshes regime_candidate has been indicated.';
+comment on column kapitaal.run_symbol_state.run_id is
+  'The ingest run (ingest_runs.run_id) whose state this is; no foreign key (also synced to the decision cluster).';
+comment on column kapitaal.run_symbol_state.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.run_symbol_state.best_bid is
+  'Best bid price (quote currency) of the newest L2 sample, else of the newest ticker (see book_source); null: neither.';
+comment on column kapitaal.run_symbol_state.best_ask is
+  'Best ask price (quote currency), from the same source as best_bid; null: neither.';
+comment on column kapitaal.run_symbol_state.mid is
+  '(best_bid + best_ask) / 2, quote currency; null when either side is missing.';
+comment on column kapitaal.run_symbol_state.l3_ask_touch_qty is
+  'Quantity (base) resting at the best ask in the newest L3 sample: the queue ahead of a new ask at the touch.';
+comment on column kapitaal.run_symbol_state.l3_ask_touch_orders is
+  'Number of orders resting at the best ask in the newest L3 sample.';
+comment on column kapitaal.run_symbol_state.trades_1m is
+  'Trades in the 1-minute window (6 ten-second buckets, current one included).';
+comment on column kapitaal.run_symbol_state.trades_5m is
+  'Trades in the 5-minute window (30 ten-second buckets, current one included).';
+comment on column kapitaal.run_symbol_state.quote_volume_1m is
+  'Sum of price * qty of trades in the last minute (quote currency, numeric).';
+comment on column kapitaal.run_symbol_state.l2_checksum_failures_5m is
+  'L2 samples with checksum_ok = false in the last 5 minutes.';
+comment on column kapitaal.run_symbol_state.l3_checksum_failures_1m is
+  'L3 samples with checksum_ok = false in the last minute.';

@@ -39,6 +39,20 @@ comment on column kapitaal.state_buckets.l2_snapshot_n is 'L2 samples that were 
 comment on column kapitaal.state_buckets.l2_open is 'Earliest valid L2 sample with both sides as array[epoch(received_at), seq, mid].';
 comment on column kapitaal.state_buckets.l2_close is 'Latest valid L2 sample with both sides as array[epoch(received_at), seq, mid].';
 comment on column kapitaal.state_buckets.l3_touch_adds is 'Sum of touch_adds of the bucket''s L3 samples.';
+comment on column kapitaal.state_buckets.run_id is
+  'The ingest run (ingest_runs.run_id) of the raw rows aggregated here.';
+comment on column kapitaal.state_buckets.symbol is 'Kraken WS v2 pair symbol, e.g. BTC/USD.';
+comment on column kapitaal.state_buckets.bucket_start is
+  'Start of the 10-second bucket: date_bin(10 s, received_at), so on the engine clock.';
+comment on column kapitaal.state_buckets.ticker_n is 'Ticker rows received in the bucket.';
+comment on column kapitaal.state_buckets.trade_n is 'Trades received in the bucket.';
+comment on column kapitaal.state_buckets.trade_buy_quote_volume is
+  'The part of trade_quote_volume whose taker bought (quote currency, numeric).';
+comment on column kapitaal.state_buckets.trade_max_id is 'Largest trade_id in the bucket (for trade-id gap detection).';
+comment on column kapitaal.state_buckets.l2_n is 'L2 samples received in the bucket (valid or not).';
+comment on column kapitaal.state_buckets.l3_n is 'L3 samples received in the bucket (valid or not).';
+comment on column kapitaal.state_buckets.l3_bad_n is 'L3 samples with checksum_ok = false.';
+comment on column kapitaal.state_buckets.l3_touch_deletes is 'Sum of touch_deletes of the bucket''s L3 samples.';
 
 -- Every refresh rewrites the touched rows; free space on the page lets those updates be HOT
 -- (no index entries), since no indexed column changes.

@@ -29,3 +29,10 @@ comment on column kapitaal.state_generations.state_digest is
 comment on column kapitaal.state_generations.ticker_rows is 'Raw ticker rows read (new since the previous refresh).';
 comment on column kapitaal.state_generations.duration_ms is 'Wall time of the refresh inside the database.';
 comment on column kapitaal.state_generations.created_at is 'Clock time the generation was recorded.';
+comment on column kapitaal.state_generations.generation_id is
+  'From state_generation_seq; stamped on every run_symbol_state row the refresh wrote.';
+comment on column kapitaal.state_generations.run_id is
+  'The ingest run (ingest_runs.run_id) that was refreshed; no foreign key (also synced to the decision cluster).';
+comment on column kapitaal.state_generations.trade_rows is 'Raw trade rows read (new since the previous refresh).';
+comment on column kapitaal.state_generations.l2_rows is 'Raw L2 samples read (new since the previous refresh).';
+comment on column kapitaal.state_generations.l3_rows is 'Raw L3 samples read (new since the previous refresh).';

@@ -17,3 +17,5 @@ comment on column kapitaal.state_refresh_watermarks.watermark is
 comment on column kapitaal.state_refresh_watermarks.refreshed_at is 'Effective time of the last refresh (refreshes never move it back).';
 comment on column kapitaal.state_refresh_watermarks.generation_id is 'Generation of the last refresh.';
 comment on column kapitaal.state_refresh_watermarks.rows_read is 'Raw rows of this table read by all refreshes of the run (each row once).';
+comment on column kapitaal.state_refresh_watermarks.run_id is 'The ingest run (ingest_runs.run_id).';
+comment on column kapitaal.state_refresh_watermarks.table_name is 'The raw table this watermark is for.';

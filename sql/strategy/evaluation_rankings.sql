@@ -56,3 +56,18 @@ comment on column kapitaal.evaluation_rankings.fill_probability is 'Maker: estim
 comment on column kapitaal.evaluation_rankings.selectable is 'No gate blocked it (it could have won with the best score).';
 comment on column kapitaal.evaluation_rankings.gates is 'Every gate that blocked it, in order; reason starts with the first.';
 comment on column kapitaal.evaluation_rankings.recorded_at is 'p_now of the recording (the evaluation''s time).';
+comment on column kapitaal.evaluation_rankings.symbol is 'Pair of the proposal, e.g. BTC/USD.';
+comment on column kapitaal.evaluation_rankings.strategy is 'Strategy of the proposal (strategy_policy.strategy).';
+comment on column kapitaal.evaluation_rankings.run_id is 'The ingest run whose state the proposal read.';
+comment on column kapitaal.evaluation_rankings.regime is
+  'The pair''s effective regime in that state (null: not established).';
+comment on column kapitaal.evaluation_rankings.side is 'Side of the entry: buy (spot, long only).';
+comment on column kapitaal.evaluation_rankings.entry_liquidity is
+  'maker or taker, from strategy_policy.entry_liquidity.';
+comment on column kapitaal.evaluation_rankings.order_type is 'limit or market, from strategy_policy.order_type.';
+comment on column kapitaal.evaluation_rankings.post_only is
+  'From strategy_policy.post_only: the entry would rest as a maker order only.';
+comment on column kapitaal.evaluation_rankings.entry_price is
+  'Entry price in quote currency: best ask (taker), best bid, or best bid + one tick (maker improving); null without a book.';
+comment on column kapitaal.evaluation_rankings.queue_ahead_qty is
+  'Base quantity ahead of a maker entry at entry_price (L3 touch queue; 0 when improving); null for taker entries.';

@@ -66,6 +66,11 @@ comment on column kapitaal.strategy_policy.flow_bps is
 comment on column kapitaal.strategy_policy.min_surge is
   'Volume: no signal unless the last minute''s quote volume is at least this multiple of the 5-minute per-minute average.';
 comment on column kapitaal.strategy_policy.surge_cap is 'Volume: the surge multiple used in the edge is capped at this.';
+comment on column kapitaal.strategy_policy.strategy is
+  'Strategy name: liquidity, momentum or volume (docs/STRATEGIES.md).';
+comment on column kapitaal.strategy_policy.description is 'What the strategy does, in plain words.';
+comment on column kapitaal.strategy_policy.updated_at is
+  'Set when the row is inserted; nothing maintains it, so set it yourself when you change a coefficient.';
 
 insert into kapitaal.strategy_policy
   (strategy, entry_liquidity, order_type, post_only, route_type, adverse_selection_bps,

@@ -15,6 +15,11 @@ comment on column kapitaal.strategy_regime_eligibility.signal_factor is
   'Multiplier on the expected move (the signal) of an eligible strategy in this regime, e.g. 0.5 = reduced '
   'confidence for momentum in HIGH_VOLATILITY. Costs and fees are not scaled. Ignored for ineligible rows.';
 comment on column kapitaal.strategy_regime_eligibility.note is 'Why this strategy is (not) eligible in this regime.';
+comment on column kapitaal.strategy_regime_eligibility.regime is
+  'The pair''s effective regime (run_symbol_state.regime).';
+comment on column kapitaal.strategy_regime_eligibility.strategy is 'The strategy (strategy_policy.strategy).';
+comment on column kapitaal.strategy_regime_eligibility.eligible is
+  'true: the strategy may open positions in this regime; false (or no row): its proposals get regime_ineligible.';
 
 insert into kapitaal.strategy_regime_eligibility (regime, strategy, eligible, signal_factor, note) values
   ('RANGE', 'liquidity', true, 1, 'Range-bound, quiet book: resting bids at the touch get filled by oscillation.'),
