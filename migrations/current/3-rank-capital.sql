@@ -1,2 +1,0 @@
---!include strategy/strategy__rank.sql
---!include strategy/grants.sql
