@@ -1,6 +1,7 @@
 // Reading back (and logging) what evaluation__place_orders decided for an evaluation.
 import type { Logger } from 'pino';
 import { mark } from '../log/logger.ts';
+import { RepeatFilter } from '../log/repeat-filter.ts';
 import { type Db, rowsOf } from './db.ts';
 
 export interface Placement {
@@ -25,8 +26,23 @@ export async function logPlacement(db: Db, evaluationId: number, log?: Logger): 
   if (!p) return null;
   if (log) {
     const f = { evaluation_id: p.evaluation_id, outcome: p.outcome, symbol: p.symbol, strategy: p.strategy, order_id: p.order_id, reason: p.reason };
+    const repeats = repeatsOf(log);
+    const verdict = p.outcome === 'placed' ? { first: true, ended: repeats.reset() } : repeats.see(`${p.marker} ${p.outcome} ${p.symbol} ${p.strategy}`);
+    if (verdict.ended) {
+      log.info({ marker: verdict.ended.key.split(' ')[0], repeated: verdict.ended.repeats, streak: verdict.ended.key },
+        `the previous placement refusal repeated ${verdict.ended.repeats} more times (logged at debug)`);
+    }
     if (p.outcome === 'placed') mark(log, 'ORDER_INTENT_CREATED', f);
-    else log.warn({ marker: p.marker, ...f }, p.marker);
+    else if (verdict.first) log.warn({ marker: p.marker, ...f }, p.marker);
+    // The same refusal as the evaluation before: every one is in evaluation_placements anyway.
+    else log.debug({ marker: p.marker, ...f }, p.marker);
   }
   return p;
+}
+
+const filters = new WeakMap<Logger, RepeatFilter>();
+function repeatsOf(log: Logger): RepeatFilter {
+  let f = filters.get(log);
+  if (!f) filters.set(log, (f = new RepeatFilter()));
+  return f;
 }

@@ -2,6 +2,8 @@
 // transaction, deterministic client id, and a recorded reason whenever nothing is placed.
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
+import { logPlacement } from '../../../src/execution/placement.ts';
+import { captureLog } from '../../e2e/decision/support.ts';
 import { newRun, place, putEvaluation, putPair, putRanking } from './support.ts';
 
 let db: TestDatabase;
@@ -106,5 +108,34 @@ describe('evaluation__place_orders', () => {
     const p = await place(db.pool, e, run);
     const { rows: [o] } = await db.pool.query(`select order_type, price, reference_price, post_only from kapitaal.orders where order_id = $1`, [p.order_id]);
     expect(o).toEqual({ order_type: 'market', price: null, reference_price: '100.01', post_only: false });
+  });
+});
+
+describe('logPlacement', () => {
+  it('warns once per run of identical refusals, counts the repeats at the next change, and marks every placement', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'BIG/USD', { costMin: '100' });
+    await putPair(db.pool, run, 'MOM/USD');
+    const cap = captureLog();
+    const refused = async () => {
+      const e = await putEvaluation(db.pool, run);
+      await putRanking(db.pool, e, run, { symbol: 'BIG/USD' });
+      await place(db.pool, e, run);
+      return logPlacement(db.pool, e, cap.log);
+    };
+    for (let i = 0; i < 4; i++) expect((await refused())!.outcome).toBe('below_minimum');
+    const e = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e, run, { symbol: 'MOM/USD', strategy: 'momentum', entry_price: '100.01' });
+    await place(db.pool, e, run);
+    expect((await logPlacement(db.pool, e, cap.log))!.outcome).toBe('placed');
+    await refused();
+    const seen = cap.lines.map((l) => [l.level, l.marker, l.repeated ?? null]);
+    expect(seen).toEqual([
+      [40, 'ORDER_LIMITS_REJECTED', null], // first refusal: warn
+      [20, 'ORDER_LIMITS_REJECTED', null], [20, 'ORDER_LIMITS_REJECTED', null], [20, 'ORDER_LIMITS_REJECTED', null],
+      [30, 'ORDER_LIMITS_REJECTED', 3], // the streak ended: how often it repeated
+      [30, 'ORDER_INTENT_CREATED', null],
+      [40, 'ORDER_LIMITS_REJECTED', null], // a refusal after a placement is news again
+    ]);
   });
 });
