@@ -52,3 +52,11 @@ grant execute on function kapitaal.order__client_id(text, bigint, text),
 -- The runtime's snapshot task (writes capital_snapshots through capital__snapshot).
 revoke all on function kapitaal.capital__snapshot_from_state(timestamptz, text, interval) from public;
 grant execute on function kapitaal.capital__snapshot_from_state(timestamptz, text, interval) to kapitaal_execution;
+-- Fee rates: execution records the exchange's (task capital__fee_rates) and reads them through fee_rates__for,
+-- which is plain SQL so that it inlines into strategy__proposals (hence the table grant).
+revoke all on kapitaal.account_fee_rates from public;
+revoke all on function kapitaal.account_fee_rates__record(text, jsonb, text, timestamptz) from public;
+revoke all on function kapitaal.fee_rates__for(text, text) from public;
+grant select on kapitaal.account_fee_rates to kapitaal_execution, kapitaal_readonly;
+grant execute on function kapitaal.fee_rates__for(text, text) to kapitaal_execution, kapitaal_readonly;
+grant execute on function kapitaal.account_fee_rates__record(text, jsonb, text, timestamptz) to kapitaal_execution;

@@ -79,8 +79,8 @@ begin
   select * into v_st from kapitaal.run_symbol_state s where s.run_id = v_order.run_id and s.symbol = v_order.symbol;
   select p.* into v_prop from kapitaal.strategy__proposals(v_order.run_id, p_now) p
    where p.symbol = v_order.symbol and p.strategy = v_order.strategy;
-  select c.taker_fee_rate into v_taker from kapitaal.capital_policy c where c.account = v_order.account;
-  v_taker := coalesce(v_taker, 0.0040);
+  -- The same rates the proposal used (the exchange's for the account where known).
+  select f.taker_fee_rate into v_taker from kapitaal.fee_rates__for(v_order.account, v_order.symbol) f;
   if v_prop.symbol is null or v_st.symbol is null or not v_prop.data_ok or v_st.mid is null or v_st.best_ask is null then
     action := 'cancel';
     reason := format('MAKER_WAIT_EXPIRED: unfilled after %s; current state of %s is not usable for a taker decision (%s)',

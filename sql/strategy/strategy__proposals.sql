@@ -40,16 +40,7 @@ returns table (
 language sql
 stable
 as $$
-  with fees as (
-    select f.maker_fee_rate, f.taker_fee_rate, f.source
-      from (select c.maker_fee_rate, c.taker_fee_rate, 'capital_policy:' || c.account as source, 1 as pref
-              from kapitaal.capital_policy c where c.account = p_account
-            union all
-            select 0.0025, 0.0040, 'built_in_default', 2) f
-     order by f.pref
-     limit 1
-  ),
-  base as (
+  with base as (
     select s.*, p.strategy, p.enabled, p.entry_liquidity, p.order_type, p.post_only, p.route_type,
            p.adverse_selection_bps, p.microprice_weight, p.reversion_weight, p.fill_horizon, p.improve_after_wait,
            p.continuation, p.flow_bps, p.min_surge, p.surge_cap,
@@ -60,7 +51,8 @@ as $$
            fees.maker_fee_rate, fees.taker_fee_rate, fees.source as fee_source
       from kapitaal.run_symbol_state s
      cross join kapitaal.strategy_policy p
-     cross join fees
+     -- the exchange's rates for the account where known, else the configured ones (fee_rates__for)
+     cross join lateral kapitaal.fee_rates__for(p_account, s.symbol) fees
       left join kapitaal.strategy_regime_eligibility e on e.regime = s.regime and e.strategy = p.strategy
       left join kapitaal.strategy_readiness(p_run_id, p_now) rd on rd.symbol = s.symbol and rd.strategy = p.strategy
       left join kapitaal.apply_route_freshness_filter(p_run_id, p_now) rf
@@ -220,7 +212,8 @@ comment on function kapitaal.strategy__proposals(bigint, timestamptz, numeric, t
   'Strategy fan-out of a run: per symbol in run_symbol_state and per strategy in strategy_policy one long entry '
   'proposal (side buy) with entry price (liquidity: best bid, or best bid + one tick when the touch queue is long and '
   'the spread is at least two ticks; momentum/volume: best ask), expected move, gross edge (move - entry cost - taker '
-  'exit cost, bps of mid), fees (entry maker or taker + exit taker, rates from capital_policy of p_account), net edge '
+  'exit cost, bps of mid), fees (entry maker or taker + exit taker, rates from fee_rates__for(p_account, symbol): the '
+  'exchange''s when known, else capital_policy''s), net edge '
   '(gross - fees - adverse selection), fill probability (maker: sell flow over fill_horizon / (flow + queue ahead + '
   'p_size_quote); taker: 1) and score = net edge x fill probability. gates lists every reason it may not be selected '
   '(strategy_disabled, regime_ineligible, not_ready, route_stale, pair_not_tradable, no_signal, net_edge_not_positive, '

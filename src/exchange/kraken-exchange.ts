@@ -13,6 +13,7 @@ import type {
   Exchange,
   ExchangeKind,
   ExchangeOrder,
+  FeeRates,
   Fill,
   FillsPage,
 } from './types.ts';
@@ -250,6 +251,31 @@ export class KrakenExchange implements Exchange {
       liquidity: maker ? 'maker' : 'taker',
       time: new Date(Math.round(t.time * 1000)),
     };
+  }
+
+  /**
+   * TradeVolume for the symbols Kraken knows (others are left out): percent → fraction, exactly
+   * (0.2600 → 0.0026); a pair without a maker schedule pays its taker rate as maker too.
+   */
+  async feeRates(symbols: readonly string[]): Promise<Record<string, FeeRates>> {
+    const names = new Map<string, string>();
+    const map = await this.pairMap();
+    for (const s of symbols) {
+      const name = map.restPair(s);
+      if (name !== undefined) names.set(name, s);
+    }
+    if (names.size === 0) return {};
+    const tv = await this.client.tradeVolume([...names.keys()]);
+    const out: Record<string, FeeRates> = {};
+    for (const [name, f] of Object.entries(tv.fees ?? {})) {
+      const symbol = names.get(name) ?? (await this.symbolOf(name));
+      if (!symbols.includes(symbol)) continue;
+      const taker = dec(f.fee, `TradeVolume fee of ${name}`).div(100);
+      const makerText = tv.fees_maker?.[name]?.fee;
+      const maker = makerText === undefined ? taker : dec(makerText, `TradeVolume maker fee of ${name}`).div(100);
+      out[symbol] = { maker: str(maker), taker: str(taker) };
+    }
+    return out;
   }
 
   async close(): Promise<void> {}

@@ -80,6 +80,14 @@ export interface KrakenTradeInfo {
   misc?: string;
 }
 
+/** TradeVolume: fees in percent per pair (taker in `fees`, maker in `fees_maker` for maker/taker pairs). */
+export interface TradeVolumeResponse {
+  currency: string;
+  volume: string;
+  fees?: Record<string, { fee: string }>;
+  fees_maker?: Record<string, { fee: string }>;
+}
+
 export class KrakenRestClient {
   readonly #apiKey: string;
   readonly #secret: Buffer;
@@ -301,6 +309,11 @@ export class KrakenRestClient {
 
   balance(): Promise<Record<string, string>> {
     return this.privateCall('Balance');
+  }
+
+  /** The account's 30-day volume and fee tier for these REST pair names. */
+  tradeVolume(pairs: readonly string[]): Promise<TradeVolumeResponse> {
+    return this.privateCall('TradeVolume', { pair: pairs.join(',') });
   }
 
   getWebSocketsToken(): Promise<{ token: string; expires: number }> {

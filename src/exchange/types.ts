@@ -92,6 +92,12 @@ export interface CancelResult {
   count: number;
 }
 
+export interface FeeRates {
+  /** Decimal strings, fractions of the cost. */
+  maker: string;
+  taker: string;
+}
+
 export interface Exchange {
   /** `paper`, `simulator` or `live`. */
   readonly kind: ExchangeKind;
@@ -106,6 +112,11 @@ export interface Exchange {
    * the newest closed one). Null when the venue has none.
    */
   queryOrderByClientId(clientOrderId: string): Promise<ExchangeOrder | null>;
+  /**
+   * The account's fee rates per symbol as fractions (0.0026 = 0.26 %), where the venue reports them
+   * (Kraken TradeVolume). Absent for venues without an account tier (paper).
+   */
+  feeRates?(symbols: readonly string[]): Promise<Record<string, FeeRates>>;
   /** Cancels by exchange order id or client order id. */
   cancelOrder(ref: { exchangeOrderId: string } | { clientOrderId: string }): Promise<CancelResult>;
   /** Fills after the cursor (null: from the beginning of what the venue keeps), oldest first. */

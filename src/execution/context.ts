@@ -25,6 +25,7 @@ export interface ExecutionContext {
   reconcileEverySeconds?: number;
   exitsEverySeconds?: number;
   capitalSnapshotEverySeconds?: number;
+  feeRatesEverySeconds?: number;
   /** A position's mark (state mid) may be at most this old for a capital snapshot (default 30). */
   snapshotMaxMarkAgeSeconds?: number;
   /** Delays of the recovery queries after an outcome-unknown answer (ms); then the job retries later. */

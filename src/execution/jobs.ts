@@ -1,11 +1,11 @@
 // The self-requeueing cadence of the execution tasks (job key = task name: at most one pending).
 import type { Db } from './db.ts';
 
-export const EXECUTION_TASKS = ['order__submit', 'fills__poll', 'order__reconcile', 'exits__scan', 'capital__snapshot'] as const;
+export const EXECUTION_TASKS = ['order__submit', 'fills__poll', 'order__reconcile', 'exits__scan', 'capital__snapshot', 'capital__fee_rates'] as const;
 export type ExecutionTask = (typeof EXECUTION_TASKS)[number];
 
 /** Queues the next cycle of a cadence task in `seconds`. */
-export async function requeue(db: Db, task: 'order__reconcile' | 'exits__scan' | 'capital__snapshot', seconds: number): Promise<void> {
+export async function requeue(db: Db, task: 'order__reconcile' | 'exits__scan' | 'capital__snapshot' | 'capital__fee_rates', seconds: number): Promise<void> {
   await db.query(
     `select graphile_worker.add_job($1, '{}'::json, job_key => $1, run_at => now() + make_interval(secs => $2::double precision), max_attempts => 3)`,
     [task, seconds],

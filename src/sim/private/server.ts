@@ -1,5 +1,5 @@
 // The simulator's private REST API: the Kraken calls the engine uses (AddOrder, CancelOrder,
-// QueryOrders, OpenOrders, ClosedOrders, TradesHistory, Balance, GetWebSocketsToken) plus the public
+// QueryOrders, OpenOrders, ClosedOrders, TradesHistory, Balance, TradeVolume, GetWebSocketsToken) plus the public
 // AssetPairs, over node:http on 127.0.0.1. Requests are authenticated exactly like Kraken: API-Key
 // must be known (EAPI:Invalid key), API-Sign must match (EAPI:Invalid signature), the nonce must be
 // larger than the key's last one (EAPI:Invalid nonce). Orders match against a pluggable PriceSource
@@ -166,6 +166,18 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
     return p;
   }
 
+  /** Every account pays the server's fee schedule: percent with four decimals, as Kraken writes them. */
+  function tradeVolume(params: Params): unknown {
+    const pct = (fraction: string) => new Dec(fraction).times(100).toFixed(4);
+    const out = { currency: 'ZUSD', volume: '0.0000', fees: {} as Record<string, unknown>, fees_maker: {} as Record<string, unknown> };
+    for (const name of (params.get('pair') ?? '').split(',').filter(Boolean)) {
+      if (!byName.has(name)) throw new ApiError('EQuery:Unknown asset pair');
+      out.fees[name] = { fee: pct(fees.taker), minfee: pct(fees.taker), maxfee: pct(fees.taker), nextfee: null, nextvolume: null, tiervolume: '0.0000' };
+      out.fees_maker[name] = { fee: pct(fees.maker), minfee: pct(fees.maker), maxfee: pct(fees.maker), nextfee: null, nextvolume: null, tiervolume: '0.0000' };
+    }
+    return out;
+  }
+
   function addOrder(a: Account, params: Params): unknown {
     const p = pairOf(params);
     const type = params.get('type');
@@ -315,6 +327,8 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
         for (const [asset, v] of a.balances) out[legacyAssetCode(asset)] = v.toFixed(asset === 'USD' || asset === 'EUR' ? 4 : 10);
         return out;
       }
+      case 'TradeVolume':
+        return tradeVolume(params);
       case 'GetWebSocketsToken':
         return { token: opts.wsToken ?? randomBytes(20).toString('base64'), expires: 900 };
       default:
