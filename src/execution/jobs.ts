@@ -4,8 +4,11 @@ import type { Db } from './db.ts';
 export const EXECUTION_TASKS = ['order__submit', 'fills__poll', 'order__reconcile', 'exits__scan', 'capital__snapshot', 'capital__fee_rates'] as const;
 export type ExecutionTask = (typeof EXECUTION_TASKS)[number];
 
+/** The tasks that re-queue themselves on a cadence (cadence-task.ts). */
+export type CadenceTask = 'order__reconcile' | 'exits__scan' | 'capital__snapshot' | 'capital__fee_rates';
+
 /** Queues the next cycle of a cadence task in `seconds`. */
-export async function requeue(db: Db, task: 'order__reconcile' | 'exits__scan' | 'capital__snapshot' | 'capital__fee_rates', seconds: number): Promise<void> {
+export async function requeue(db: Db, task: CadenceTask, seconds: number): Promise<void> {
   await db.query(
     `select graphile_worker.add_job($1, '{}'::json, job_key => $1, run_at => now() + make_interval(secs => $2::double precision), max_attempts => 3)`,
     [task, seconds],
