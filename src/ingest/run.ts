@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { Collector, type CollectorStats } from '../collector/collector.ts';
 import type { UniversePair } from '../collector/universe.ts';
+import { stopSignals } from '../runtime/stop-signals.ts';
 import { ROOT_DIR } from '../db/migrate.ts';
 import { mark } from '../log/logger.ts';
 import type { IngestConfig } from './config.ts';
@@ -65,25 +66,9 @@ export function codeVersion(): string {
   return version;
 }
 
-function stopSignal(): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const on = (sig: NodeJS.Signals) => () => ac.abort(sig);
-  const term = on('SIGTERM');
-  const int = on('SIGINT');
-  process.once('SIGTERM', term);
-  process.once('SIGINT', int);
-  return {
-    signal: ac.signal,
-    dispose() {
-      process.off('SIGTERM', term);
-      process.off('SIGINT', int);
-    },
-  };
-}
-
 export async function runIngest(opts: IngestRunOptions): Promise<IngestRunResult> {
   const { config: c, log } = opts;
-  const ownSignal = opts.signal ? null : stopSignal();
+  const ownSignal = opts.signal ? null : stopSignals(log);
   const signal = opts.signal ?? ownSignal!.signal;
   const pool = createPool(opts.databaseUrl, { max: 3, applicationName: 'kapitaal-ingest', log });
   const cfgJson = runConfig(c, opts.wsUrl);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.ts';
 import { startDashboard } from '../../dashboard/server.ts';
 import { resolveTopology } from '../../db/topology.ts';
+import { stopSignals } from '../../runtime/stop-signals.ts';
 import { UserError } from '../user-error.ts';
 
 export function registerDashboardCommand(program: Command): void {
@@ -24,10 +25,9 @@ export function registerDashboardCommand(program: Command): void {
         throw new UserError(`dashboard cannot listen on ${cfg.DASHBOARD_HOST}:${cfg.DASHBOARD_PORT}: ${e.code ?? e.message} (set DASHBOARD_PORT)`);
       }
       process.stdout.write(`kapitaal dashboard on ${dash.url}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      const signals = stopSignals();
+      await signals.stopped;
       await dash.close();
+      signals.dispose();
     });
 }

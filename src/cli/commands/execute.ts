@@ -8,6 +8,7 @@ import { loadDecisionConfig } from '../../decision/config.ts';
 import { startExecutionRuntime } from '../../decision/runtime.ts';
 import { resolveTopology } from '../../db/topology.ts';
 import { createLogger } from '../../log/logger.ts';
+import { stopSignals } from '../../runtime/stop-signals.ts';
 import { UserError } from '../user-error.ts';
 
 export function registerExecuteCommand(program: Command): void {
@@ -33,16 +34,10 @@ export function registerExecuteCommand(program: Command): void {
           `execute could not start: ${(err as Error).message}${topo.embedded ? ' (is `kapitaal db up` running?)' : ''}`,
         );
       }
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      const signals = stopSignals(log);
+      await signals.stopped;
       await runtime.stop();
+      signals.dispose();
       log.info('execution runtime stopped');
     });
 }

@@ -34,7 +34,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 }
 
 describe('kapitaal execute (EXECUTION_ONLY=true)', () => {
-  it('is attach-blocked without a live run, binds when one appears, never ingests, stops cleanly', async () => {
+  it('is attach-blocked without a live run, binds when one appears, never ingests, stops cleanly (also when signalled twice)', async () => {
     child = spawn(process.execPath, [KAPITAAL_BIN, 'execute'], {
       env: cleanEnv({
         DATABASE_URL: ingest.url,
@@ -88,8 +88,13 @@ describe('kapitaal execute (EXECUTION_ONLY=true)', () => {
     const procs = await decision.pool.query(`select role from kapitaal.engine_processes`);
     expect(procs.rows.map((r) => r.role)).toEqual(['execution']);
 
+    // Ctrl-C in a terminal signals every process of the group, and the demo then also sends SIGTERM: the
+    // second signal must not cut the clean shutdown short (it used to kill the process: exit code null).
+    child.kill('SIGINT');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+    expect(lines.some((l) => l.msg === 'execution runtime stopped')).toBe(true);
+    expect(lines.filter((l) => /^already stopping/.test(String(l.msg))).length).toBe(1);
     expect(stderr).not.toMatch(/Error/);
   });
 });
