@@ -45,8 +45,8 @@ as $$
   ),
   -- Capital room of the 20 best selectable proposals (sized and conformed exactly as evaluation__place_orders
   -- will): a pair already held at its cap must not stay top-1 forever while the next best could trade.
-  -- The WHERE inside the lateral only reads the outer row, so the sizing (~0.15 ms a call) is not called for
-  -- the others; beyond the 20th the room is unknown, and placement still checks it.
+  -- The sizing (~0.15 ms a call) runs for those only; beyond the 20th the room is unknown, and placement
+  -- still checks it.
   sized as (
     select pr.*, cs.room_ok, cs.room_detail
       from pr
@@ -60,6 +60,9 @@ as $$
          cross join lateral kapitaal.order__conform_to_limits(pr.side, pr.entry_price, z.qty, rp.price_increment,
                                                               rp.qty_increment, rp.qty_min, rp.cost_min) l
          where pr.selectable and pr.by_score <= 20 and rp.run_id = pr.run_id and rp.symbol = pr.symbol
+        -- offset 0 keeps this subquery from being pulled up into the join: only then is the condition on the
+        -- outer row a one-time filter evaluated before the sizing runs (pulled up, it ran for every proposal).
+        offset 0
       ) cs on true
   ),
   p as (
