@@ -177,6 +177,27 @@ describe('fees decide: gross edge below the round trip is economically empty', (
 });
 
 describe('strategy__rank: capital room', () => {
+  it('sizes only the selectable proposals (counted by the function statistics, not timed)', async () => {
+    await db.rollback(async (c) => {
+      await c.query(`set local track_functions = 'pl'`);
+      const run = newRun();
+      for (const sym of ['AAA/USD', 'BBB/USD', 'CCC/USD', 'DDD/USD']) await putState(c, run, sym); // RANGE, no signal
+      await putState(c, run, 'EEE/USD', trendUp);
+      await putPair(c, run, 'EEE/USD', '0.01');
+      const calls = async () => Number((await c.query(
+        `select coalesce(pg_stat_get_xact_function_calls('kapitaal.capital__position_size(text, numeric, timestamptz, text)'::regprocedure), 0) n`,
+      )).rows[0].n);
+      const before = await calls();
+      const rows = await rank(c, run);
+      const selectable = rows.filter((r) => r.selectable).length;
+      expect(rows.length).toBe(15);
+      expect(selectable).toBeGreaterThan(0);
+      expect(selectable).toBeLessThan(15);
+      expect((await calls()) - before).toBe(selectable);
+    });
+  });
+
+
   it('a pair held at its position cap loses to the next best that can be placed, and says why', async () => {
     await db.rollback(async (c) => {
       const run = newRun();
