@@ -39,6 +39,15 @@ begin
     if not found then
       perform kapitaal.job_chain__next(v_want.task, v_want.key, v_want.payload, 'immediate', interval '0', 0, p_now);
       job_id := null;
+      -- The watchdog is also how a new run's chain begins (kapitaal ingest relies on it): that is no
+      -- repair, so it is returned as 'started' and not recorded as an incident.
+      if v_want.task in ('run_symbol_state__refresh', 'state__sync')
+         and not exists (select 1 from kapitaal.state_generations g where g.run_id = (v_want.payload->>'run_id')::bigint) then
+        action := 'started';
+        detail := 'first job of the chain of a run that has not been refreshed yet';
+        return next;
+        continue;
+      end if;
       action := 'seeded';
       detail := 'no pending or running job held the chain key';
     elsif v_job.locked_at is null and v_job.attempts >= v_job.max_attempts then
@@ -89,4 +98,6 @@ comment on function kapitaal.job_chain__watchdog(timestamptz) is
   '(evaluation__run while evaluation is enabled; state__sync and run_symbol_state__refresh per running ingest run on an '
   'ingest cluster in sync mode), retries a chain job that failed permanently while holding its key, caps Graphile''s '
   'retry delay of a chain job to chain_max_backoff, prunes failed chain jobs beyond failed_jobs_kept per task and old '
-  'evaluations. Every repair is returned and recorded in job_chain_incidents. Safe to call concurrently (one runs).';
+  'evaluations. Every repair is returned and recorded in job_chain_incidents. The first job of a new run''s refresh '
+  'or sync chain (no generation yet) is how that chain begins: returned as action started, not recorded. Safe to call '
+  'concurrently (one runs).';

@@ -51,7 +51,10 @@ function startWatchdog(pool: pg.Pool, everySeconds: number, log: Logger, side: s
         'select * from kapitaal.job_chain__watchdog()',
       );
       for (const r of repairs) {
-        log.warn({ marker: 'JOB_CHAIN_REPAIRED', side, task: r.task_identifier, job_key: r.job_key, action: r.action, detail: r.detail }, 'JOB_CHAIN_REPAIRED');
+        const f = { side, task: r.task_identifier, job_key: r.job_key, action: r.action, detail: r.detail };
+        // A new run's chain beginning is routine; everything else is a repair worth a warning.
+        if (r.action === 'started') log.info({ marker: 'JOB_CHAIN_STARTED', ...f }, 'JOB_CHAIN_STARTED');
+        else log.warn({ marker: 'JOB_CHAIN_REPAIRED', ...f }, 'JOB_CHAIN_REPAIRED');
       }
     } catch (err) {
       log.warn({ side, err: (err as Error).message }, 'job chain watchdog failed; retrying');

@@ -116,9 +116,12 @@ describe('job_chain__watchdog', () => {
     await configure('ingest', 'sync', false);
     const run = await startRun(db.pool, 0);
     const w1 = await db.pool.query(`select * from kapitaal.job_chain__watchdog()`);
-    const seeded = w1.rows.filter((r) => r.action === 'seeded').map((r) => r.job_key).sort();
-    expect(seeded).toContain(`state__sync:${run}`);
-    expect(seeded).toContain(`run_symbol_state__refresh:${run}`);
+    // A new run (no generation yet): its chains begin here, which is routine, not an incident.
+    const started = w1.rows.filter((r) => r.action === 'started').map((r) => r.job_key).sort();
+    expect(started).toContain(`state__sync:${run}`);
+    expect(started).toContain(`run_symbol_state__refresh:${run}`);
+    const recorded = await db.pool.query(`select count(*)::int n from kapitaal.job_chain_incidents where job_key like $1`, [`%:${run}`]);
+    expect(recorded.rows[0].n).toBe(0);
     // Nothing more to do on a second pass.
     const w2 = await db.pool.query(`select * from kapitaal.job_chain__watchdog()`);
     expect(w2.rows.filter((r) => String(r.job_key).endsWith(`:${run}`))).toEqual([]);
@@ -141,6 +144,15 @@ describe('job_chain__watchdog', () => {
     expect(refreshJob.attempts).toBe(0);
     const syncJob = (await jobs('state__sync'))[0];
     expect(syncJob.run_at.getTime()).toBeLessThan(Date.now() + 31_000);
+
+    // Once the run has a generation, a lost chain job is a real repair: seeded and recorded.
+    await db.pool.query(`select kapitaal.refresh_run_symbol_state($1)`, [run]);
+    await db.pool.query(`delete from graphile_worker._private_jobs where key = $1`, [`run_symbol_state__refresh:${run}`]);
+    const w4 = await db.pool.query(`select * from kapitaal.job_chain__watchdog()`);
+    expect(w4.rows.find((r) => r.job_key === `run_symbol_state__refresh:${run}`)).toMatchObject({ action: 'seeded' });
+    const incidents = await db.pool.query(`select action from kapitaal.job_chain_incidents where job_key = $1 order by incident_id`,
+      [`run_symbol_state__refresh:${run}`]);
+    expect(incidents.rows.map((r) => r.action)).toEqual(['reseeded_failed', 'seeded']);
     await db.pool.query(`select kapitaal.ingest_run__end($1, 'ended', 'test')`, [run]);
     await configure('shared', 'none', false);
   });
