@@ -277,8 +277,10 @@ export class Collector extends EventEmitter {
           const out = t.onMessage(type, d, receivedMs);
           if (out.ignored) this.counters.l3Ignored++;
           this.pushL3(out.rows);
-          const conn = this.l3Conns[this.l3Shards.shardOf(d.symbol) ?? -1];
-          if (out.mismatch && conn) this.onMismatch('level3', d.symbol, out.mismatch.expected, out.mismatch.computed, conn);
+          if (out.mismatch) {
+            const conn = this.l3Conns[this.l3Shards.shardOf(d.symbol) ?? -1];
+            if (conn) this.onMismatch('level3', d.symbol, out.mismatch.expected, out.mismatch.computed, conn);
+          }
         }
         return;
       }
