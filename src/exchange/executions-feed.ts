@@ -110,7 +110,14 @@ export class ExecutionsFeed {
       return;
     }
     if (this.stopped) return;
-    const ws = new WebSocket(this.o.url, { handshakeTimeout: this.o.handshakeTimeoutMs ?? 10_000 });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.o.url, { handshakeTimeout: this.o.handshakeTimeoutMs ?? 10_000 });
+    } catch (err) {
+      this.wentDown(`connect: ${(err as Error).message}`);
+      this.scheduleReconnect();
+      return;
+    }
     this.ws = ws;
     this.lastFrame = Date.now();
     ws.on('open', () => {
@@ -145,7 +152,8 @@ export class ExecutionsFeed {
     }
     const m = r.ok;
     if (m.kind === 'executions') {
-      for (const report of m.msg.data) {
+      for (const error of m.rejected) this.malformed.record('executions', error, this.redact(text));
+      for (const report of m.reports) {
         this.s.executions++;
         try {
           this.o.onExecution(report);

@@ -20,10 +20,11 @@ export const ExecutionReport = z
   .passthrough();
 export type ExecutionReport = z.infer<typeof ExecutionReport>;
 
+// Reports are validated one by one (parseFeedFrame): one odd report must not hide the others of its message.
 export const ExecutionsMessage = z.object({
   channel: z.literal('executions'),
   type: z.enum(['snapshot', 'update']),
-  data: z.array(ExecutionReport),
+  data: z.array(z.unknown()),
   sequence: z.number().int().optional(),
 });
 
@@ -38,12 +39,16 @@ export const AckMessage = z.object({
 });
 
 export type FeedMessage =
-  | { kind: 'executions'; msg: z.infer<typeof ExecutionsMessage> }
+  | { kind: 'executions'; reports: ExecutionReport[]; rejected: string[] }
   | { kind: 'heartbeat' }
   | { kind: 'status'; system: string }
   | { kind: 'ack'; msg: z.infer<typeof AckMessage> };
 
-/** Parses one frame; `error` names what was wrong (kinds for the MalformedCounter: `invalid JSON`, `executions: …`, `unknown message (…)`). */
+/**
+ * Parses one frame; `error` names what was wrong (kinds for the MalformedCounter: `invalid JSON`, `executions: …`,
+ * `unknown message (…)`). An executions message with some invalid reports keeps the valid ones; the others are
+ * listed in `rejected` (`executions report: …`).
+ */
 export function parseFeedFrame(text: string): { ok: FeedMessage } | { error: string } {
   let v: unknown;
   try {
@@ -56,7 +61,15 @@ export function parseFeedFrame(text: string): { ok: FeedMessage } | { error: str
   const issue = (e: z.ZodError) => e.issues[0] ? `${e.issues[0].path.join('.')} ${e.issues[0].message}` : 'invalid';
   if (o.channel === 'executions') {
     const r = ExecutionsMessage.safeParse(v);
-    return r.success ? { ok: { kind: 'executions', msg: r.data } } : { error: `executions: ${issue(r.error)}` };
+    if (!r.success) return { error: `executions: ${issue(r.error)}` };
+    const reports: ExecutionReport[] = [];
+    const rejected: string[] = [];
+    for (const d of r.data.data) {
+      const p = ExecutionReport.safeParse(d);
+      if (p.success) reports.push(p.data);
+      else rejected.push(`executions report: ${issue(p.error)}`);
+    }
+    return { ok: { kind: 'executions', reports, rejected } };
   }
   if (o.channel === 'heartbeat') return HeartbeatMessage.safeParse(v).success ? { ok: { kind: 'heartbeat' } } : { error: 'heartbeat: invalid' };
   if (o.channel === 'status') {

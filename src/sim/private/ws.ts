@@ -3,7 +3,8 @@
 // simulator's GetWebSocketsToken handed out (else `EAuth:Token required` / `EAuth:Invalid token`, in the
 // public side's ack format), then every execution report of that token's account is pushed. ping →
 // pong, a heartbeat after 1 s without other frames, idle connections closed after 60 s, like the
-// public side. Faults: dropConnections() (1006, no close frame) and sendRaw() (e.g. malformed frames).
+// public side. Faults: dropConnections() (1006, no close frame), sendRaw() (e.g. malformed frames) and
+// setStalled() (nothing sent at all).
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -30,6 +31,8 @@ export interface PrivateWs {
   dropConnections(): number;
   /** Sends a raw text frame to every subscribed connection (fault injection). Returns how many. */
   sendRaw(text: string): number;
+  /** While on, nothing at all is sent (no reports, acks, pongs or heartbeats; counted as `suppressed`). */
+  setStalled(on: boolean): void;
   close(): void;
 }
 
@@ -51,8 +54,13 @@ export function attachPrivateWs(server: http.Server, deps: PrivateWsDeps): Priva
   const hb = deps.heartbeatMs ?? 1000;
   const idle = deps.idleTimeoutMs ?? 60_000;
 
+  let stalled = false;
   const send = (c: Conn, text: string, type: string): void => {
     if (c.ws.readyState !== WebSocket.OPEN) return;
+    if (stalled) {
+      sent.set('suppressed', (sent.get('suppressed') ?? 0) + 1);
+      return;
+    }
     c.ws.send(text);
     c.lastSent = Date.now();
     sent.set(type, (sent.get(type) ?? 0) + 1);
@@ -153,6 +161,9 @@ export function attachPrivateWs(server: http.Server, deps: PrivateWsDeps): Priva
         n++;
       }
       return n;
+    },
+    setStalled(on) {
+      stalled = on;
     },
     close() {
       clearInterval(timer);

@@ -33,6 +33,7 @@ beforeAll(async () => {
     log: cap.log,
     reconnectMinMs: 20,
     reconnectMaxMs: 100,
+    idleMs: 3000, // the simulator sends a heartbeat every second
   });
   feed.start();
   await feed.whenSubscribed();
@@ -92,10 +93,24 @@ describe('executions feed', () => {
     sim.ws.sendRaw('{"channel":"executions","type":"update","data":[{"exec_type":"bogus","order_id":"O1"}]}');
     sim.ws.sendRaw('{"channel":"executions","type":"update","data":[{"exec_type":"trade"}]}');
     sim.ws.sendRaw(`{"channel":"surprise","token":"${TOKEN}"}`);
-    await until(() => feed.stats().malformed >= before + 4, 'four malformed frames counted');
-    expect(feed.stats().malformedByKind).toMatchObject({ 'invalid JSON': 1, 'invalid executions': 2, 'unknown channel surprise': 1 });
-    expect(cap.lines.filter((l) => l.marker === 'DATA_INTEGRITY_MALFORMED_MESSAGE')).toHaveLength(3);
+    sim.ws.sendRaw('{"channel":"executions","type":"update","data":"not a list"}');
+    // One bad report does not hide the good one beside it.
+    sim.ws.sendRaw('{"channel":"executions","type":"update","data":[{"exec_type":"filled"},{"exec_type":"new","order_id":"O-MIXED"}]}');
+    await until(() => feed.stats().malformed >= before + 6, 'six malformed frames or reports counted');
+    expect(feed.stats().malformedByKind).toMatchObject({ 'invalid JSON': 1, 'invalid executions report': 3, 'unknown channel surprise': 1, 'invalid executions': 1 });
+    expect(cap.lines.filter((l) => l.marker === 'DATA_INTEGRITY_MALFORMED_MESSAGE')).toHaveLength(4);
+    await until(() => reports.some((r) => r.order_id === 'O-MIXED'), 'the valid report of the mixed message');
     expect(feed.isSubscribed).toBe(true);
+    await placeAndCancel();
+  });
+
+  it('a stalled connection (not even heartbeats) is detected and replaced', async () => {
+    const { stalls, connects } = feed.stats();
+    sim.ws.setStalled(true);
+    await until(() => feed.stats().stalls > stalls, 'stall detected');
+    sim.ws.setStalled(false);
+    await until(() => feed.isSubscribed && feed.stats().connects > connects, 'subscribed again');
+    expect(cap.lines.some((l) => l.marker === 'EXECUTIONS_FEED_DOWN' && String(l.reason).startsWith('stalled'))).toBe(true);
     await placeAndCancel();
   });
 
