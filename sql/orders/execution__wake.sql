@@ -33,6 +33,11 @@ begin
       -- No row when a worker locked it meanwhile: then it is running and gets a successor below.
       select j.id, j.run_at into v_id, v_run_at
         from graphile_worker.reschedule_jobs(array[v_id], run_at => now()) j;
+      -- reschedule_jobs does not notify (add_job does): wake the listening workers instead of waiting
+      -- for their poll interval.
+      if v_id is not null then
+        perform pg_notify('jobs:insert', '{"count":1}');
+      end if;
     end if;
     if v_id is null then
       -- None pending, or the pending one is running and may have read the order before it closed.

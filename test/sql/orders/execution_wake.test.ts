@@ -64,6 +64,22 @@ describe('execution__wake', () => {
     }
   });
 
+  it('moving the reconcile forward notifies the listening workers (reschedule_jobs alone does not)', async () => {
+    await db.pool.query(`select graphile_worker.add_job('order__reconcile', '{}'::json, job_key => 'order__reconcile', run_at => now() + interval '600 s')`);
+    const listener = await db.pool.connect();
+    try {
+      const got: string[] = [];
+      listener.on('notification', (n) => got.push(n.channel));
+      await listener.query('listen "jobs:insert"');
+      await wake('canceled');
+      for (let i = 0; i < 200 && got.length < 2; i++) await listener.query('select 1');
+      expect(got).toEqual(['jobs:insert', 'jobs:insert']); // fills__poll's add_job, then the moved reconcile
+    } finally {
+      await listener.query('unlisten *');
+      listener.release();
+    }
+  });
+
   it('a due order__reconcile is not postponed; none pending: one is queued now', async () => {
     await db.pool.query(`select graphile_worker.add_job('order__reconcile', '{}'::json, job_key => 'order__reconcile', run_at => now() - interval '10 s')`);
     const due = await job('order__reconcile');
