@@ -56,6 +56,9 @@ export const configSchema = z.object({
   TRADING_MODE: z.enum(['paper', 'live']).default('paper'),
   KRAKEN_WS_URL: wsUrl.default('wss://ws.kraken.com/v2'),
   KRAKEN_REST_URL: z.string().url().default('https://api.kraken.com'),
+  // Private WebSocket v2 (executions feed). Unset: wss://ws-auth.kraken.com/v2 for live, and for the
+  // simulator exchange KRAKEN_REST_URL's server at /v2 (src/exchange/executions-url.ts).
+  KRAKEN_WS_AUTH_URL: wsUrl.optional(),
   KRAKEN_API_KEY: z.string().min(1).optional(),
   KRAKEN_API_SECRET: z.string().min(1).optional(),
   // Read-only dashboard (src/dashboard): loopback by default, as it shows orders and money without a login.

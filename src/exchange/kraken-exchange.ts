@@ -278,5 +278,10 @@ export class KrakenExchange implements Exchange {
     return out;
   }
 
+  /** A token for the private WebSocket (GetWebSocketsToken; use it within 15 minutes). Never log it. */
+  async webSocketsToken(): Promise<string> {
+    return (await this.client.getWebSocketsToken()).token;
+  }
+
   async close(): Promise<void> {}
 }

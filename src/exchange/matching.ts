@@ -122,6 +122,8 @@ export interface MatchingOptions {
   newId?: (kind: 'order' | 'trade') => string;
   /** Called for every fill (e.g. to move balances). */
   onFill?: (trade: VenueTrade, order: VenueOrder) => void;
+  /** Called when an order is accepted ('new', before any fill) and when it closes (simulator's executions feed). */
+  onOrderEvent?: (order: VenueOrder, event: 'new' | 'closed') => void;
 }
 
 export interface MatchingState {
@@ -149,6 +151,7 @@ export class MatchingVenue {
   private readonly now: () => number;
   private readonly newId: (kind: 'order' | 'trade') => string;
   private readonly onFill: ((trade: VenueTrade, order: VenueOrder) => void) | undefined;
+  private readonly onOrderEvent: MatchingOptions['onOrderEvent'];
 
   constructor(opts: MatchingOptions = {}, state?: MatchingState) {
     const fees = opts.fees ?? DEFAULT_FEES;
@@ -157,6 +160,7 @@ export class MatchingVenue {
     this.now = opts.now ?? Date.now;
     this.newId = opts.newId ?? ((k) => krakenLikeId(k === 'order' ? 'O' : 'T'));
     this.onFill = opts.onFill;
+    this.onOrderEvent = opts.onOrderEvent;
     if (state) {
       for (const o of state.orders) this.orders.set(o.txid, { ...o, tradeIds: [...o.tradeIds] });
       this.trades.push(...state.trades.map((t) => ({ ...t })));
@@ -216,6 +220,7 @@ export class MatchingVenue {
       seq: ++this.seq,
     };
     this.orders.set(order.txid, order);
+    this.onOrderEvent?.(order, 'new');
 
     const opposite = req.side === 'buy' ? book.asks : book.bids;
     const crosses = (px: Dec) => limit === null || (req.side === 'buy' ? px.lte(limit) : px.gte(limit));
@@ -389,6 +394,7 @@ export class MatchingVenue {
     order.status = status;
     order.reason = reason;
     order.closedAt = at;
+    this.onOrderEvent?.(order, 'closed');
   }
 }
 

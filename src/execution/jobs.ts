@@ -7,10 +7,13 @@ export type ExecutionTask = (typeof EXECUTION_TASKS)[number];
 /** The tasks that re-queue themselves on a cadence (cadence-task.ts). */
 export type CadenceTask = 'order__reconcile' | 'exits__scan' | 'capital__snapshot' | 'capital__fee_rates';
 
-/** Queues the next cycle of a cadence task in `seconds`. */
+/**
+ * Queues the next cycle of a cadence task in `seconds`. preserve_run_at: a job queued while this
+ * cycle ran (the executions feed's wake, a start-up's ensure) is due now and keeps that run_at.
+ */
 export async function requeue(db: Db, task: CadenceTask, seconds: number): Promise<void> {
   await db.query(
-    `select graphile_worker.add_job($1, '{}'::json, job_key => $1, run_at => now() + make_interval(secs => $2::double precision), max_attempts => 3)`,
+    `select graphile_worker.add_job($1, '{}'::json, job_key => $1, run_at => now() + make_interval(secs => $2::double precision), max_attempts => 3, job_key_mode => 'preserve_run_at')`,
     [task, seconds],
   );
 }

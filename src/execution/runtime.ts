@@ -5,17 +5,24 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { createPool } from '../db/pool.ts';
+import { ExecutionsFeed, type ExecutionsFeedOptions } from '../exchange/executions-feed.ts';
+import { executionsFeedUrl } from '../exchange/executions-url.ts';
+import { KrakenExchange } from '../exchange/kraken-exchange.ts';
 import { type ExecutionContext, setExecutionContext } from './context.ts';
 import { createExecutionExchange } from './exchange.ts';
+import { ExecutionWaker } from './executions-wake.ts';
 import { ensureExecutionJobs } from './jobs.ts';
 
 export interface ExecutionSetup {
   context: ExecutionContext;
+  /** The executions feed (simulator and live; none for paper) and what it queued. */
+  feed?: ExecutionsFeed;
+  waker?: ExecutionWaker;
   stop(): Promise<void>;
 }
 
 export async function initExecution(opts: {
-  cfg: Pick<Config, 'TRADING_MODE' | 'KRAKEN_REST_URL' | 'KRAKEN_API_KEY' | 'KRAKEN_API_SECRET'>;
+  cfg: Pick<Config, 'TRADING_MODE' | 'KRAKEN_REST_URL' | 'KRAKEN_API_KEY' | 'KRAKEN_API_SECRET' | 'KRAKEN_WS_AUTH_URL'>;
   decisionPool: pg.Pool;
   /** Ingest cluster URL: the paper exchange reads its raw book and trades (not needed for simulator/live). */
   ingestUrl?: string;
@@ -24,6 +31,8 @@ export async function initExecution(opts: {
   reconcileEverySeconds?: number;
   exitsEverySeconds?: number;
   capitalSnapshotEverySeconds?: number;
+  /** Executions feed timings (tests), or false for none. */
+  executionsFeed?: false | Partial<Pick<ExecutionsFeedOptions, 'reconnectMinMs' | 'reconnectMaxMs' | 'pingMs' | 'idleMs'>>;
 }): Promise<ExecutionSetup> {
   const ingestPool = opts.ingestUrl ? createPool(opts.ingestUrl, { max: 4, log: opts.log, applicationName: 'kapitaal-paper-market' }) : undefined;
   const { exchange, venue, ledgerExchange } = createExecutionExchange({
@@ -45,10 +54,24 @@ export async function initExecution(opts: {
   };
   setExecutionContext(context);
   await ensureExecutionJobs(opts.decisionPool);
-  opts.log.info({ exchange: exchange.kind, venue }, 'execution exchange ready');
+  // Simulator and live: execution reports make the fill poll (and, for closed orders, the reconcile) due
+  // at once; REST stays the source of fills. Paper fills in this process and needs no feed.
+  let feed: ExecutionsFeed | undefined;
+  let waker: ExecutionWaker | undefined;
+  if (exchange instanceof KrakenExchange && exchange.kind !== 'paper' && opts.executionsFeed !== false) {
+    const url = executionsFeedUrl(exchange.kind, opts.cfg);
+    waker = new ExecutionWaker(opts.decisionPool, opts.log);
+    feed = new ExecutionsFeed({ url, getToken: () => exchange.webSocketsToken(), onExecution: waker.onExecution, log: opts.log, ...(opts.executionsFeed || {}) });
+    feed.start();
+  }
+  opts.log.info({ exchange: exchange.kind, venue, executions_feed: feed !== undefined }, 'execution exchange ready');
   return {
     context,
+    feed,
+    waker,
     async stop() {
+      await feed?.stop();
+      await waker?.idle();
       await exchange.close();
       await ingestPool?.end();
     },

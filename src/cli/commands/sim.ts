@@ -55,7 +55,7 @@ export function registerSimCommand(program: Command): void {
         fs.mkdirSync(cfg.stateDir, { recursive: true });
         const file = path.join(cfg.stateDir, 'sim-credentials.env');
         fs.writeFileSync(file, `KRAKEN_REST_URL=${rest.url}\nKRAKEN_API_KEY=${account.apiKey}\nKRAKEN_API_SECRET=${account.apiSecret}\n`, { mode: 0o600 });
-        process.stdout.write(`private REST on ${rest.url}; credentials for KAPITAAL_EXCHANGE=simulator in ${file}\n`);
+        process.stdout.write(`private REST on ${rest.url} (executions WebSocket ${rest.wsUrl}); credentials for KAPITAAL_EXCHANGE=simulator in ${file}\n`);
       }
       await new Promise<void>((resolve) => {
         const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };

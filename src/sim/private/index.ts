@@ -4,3 +4,4 @@ export type { PrivateRestServer, PrivateRestHandler, PrivateRestOptions, SimAcco
 export { ManualPriceSource, RandomWalkPriceSource, type PriceSource, type TradeListener } from './price-source.ts';
 export { DEFAULT_REST_PAIRS, restPairFromSimSpec, toAssetPair, type RestPairSpec } from './pairs.ts';
 export { FaultPlan, type PrivateFault, type PrivateFaultKind } from './faults.ts';
+export { attachPrivateWs, type PrivateWs, type PrivateWsDeps } from './ws.ts';

@@ -24,9 +24,11 @@ import {
   type VenueTrade,
 } from '../../exchange/matching.ts';
 import { krakenSignature, decodeSecret, signaturesEqual } from '../../exchange/sign.ts';
+import { ExecutionReports, closeReport, fillReport, newReport, snapshotOrder } from './executions.ts';
 import { FaultPlan, type PrivateFault } from './faults.ts';
 import { DEFAULT_REST_PAIRS, toAssetPair, type RestPairSpec } from './pairs.ts';
 import { RandomWalkPriceSource, type PriceSource } from './price-source.ts';
+import { attachPrivateWs, type PrivateWs, type PrivateWsDeps } from './ws.ts';
 
 export interface SimAccountSpec {
   apiKey: string;
@@ -78,6 +80,8 @@ export interface PrivateRestHandler {
   balances(apiKey: string): Record<string, string>;
   /** Requests answered or dropped, by method. */
   readonly calls: Map<string, number>;
+  /** What the private WebSocket (ws.ts) needs: tokens, execution reports, snapshots. */
+  readonly wsDeps: PrivateWsDeps;
   close(): void;
 }
 
@@ -93,6 +97,9 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
   const byName = new Map<string, RestPairSpec>();
   for (const p of pairs) for (const n of [p.key, p.altname, p.symbol, toAssetPair(p).wsname!]) byName.set(n, p);
   const accounts = new Map<string, Account>();
+  const reports = new ExecutionReports();
+  /** WebSocket tokens handed out by GetWebSocketsToken: account key and the time they must be used by. */
+  const wsTokens = new Map<string, { apiKey: string; useBy: number }>();
 
   for (const spec of opts.accounts) {
     const balances = new Map(Object.entries(spec.balances ?? { USD: '100000', EUR: '100000', BTC: '10', ETH: '100' }).map(([a, v]) => [a, dec(v, 'balance')]));
@@ -101,7 +108,11 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
       fees,
       now,
       feeDecimals: (symbol) => bySymbol.get(symbol)?.costDecimals ?? 8,
-      onFill: (t) => applyFill(account, t),
+      onFill: (t, o) => {
+        applyFill(account, t);
+        reports.publish(spec.apiKey, fillReport(t, o, bySymbol.get(t.symbol)?.quote ?? ''));
+      },
+      onOrderEvent: (o, event) => reports.publish(spec.apiKey, event === 'new' ? newReport(o) : closeReport(o)),
     });
     accounts.set(spec.apiKey, account);
   }
@@ -329,8 +340,11 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
       }
       case 'TradeVolume':
         return tradeVolume(params);
-      case 'GetWebSocketsToken':
-        return { token: opts.wsToken ?? randomBytes(20).toString('base64'), expires: 900 };
+      case 'GetWebSocketsToken': {
+        const token = opts.wsToken ?? randomBytes(20).toString('base64');
+        wsTokens.set(token, { apiKey: a.spec.apiKey, useBy: now() + 900_000 });
+        return { token, expires: 900 };
+      }
       default:
         throw new ApiError('EGeneral:Unknown method');
     }
@@ -426,6 +440,19 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
       return Object.fromEntries([...a.balances].map(([k, v]) => [k, str(v)]));
     },
     calls,
+    wsDeps: {
+      accountOfToken: (token) => {
+        const t = wsTokens.get(token);
+        return t && t.useBy > now() ? t.apiKey : undefined;
+      },
+      reports,
+      snapshot: (apiKey, snapOrders, snapTrades) => {
+        const v = accounts.get(apiKey)!.venue;
+        const out = snapOrders ? v.openOrders().map(snapshotOrder) : [];
+        if (snapTrades) for (const t of v.allTrades().slice(-50)) out.push(fillReport(t, v.get(t.orderTxid)!, bySymbol.get(t.symbol)?.quote ?? ''));
+        return out;
+      },
+    },
     close: () => {
       unsubscribe();
       if (ownPrices) prices.close?.();
@@ -433,9 +460,12 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
   };
 }
 
-export interface PrivateRestServer extends Omit<PrivateRestHandler, 'handle' | 'close'> {
+export interface PrivateRestServer extends Omit<PrivateRestHandler, 'handle' | 'close' | 'wsDeps'> {
   /** e.g. http://127.0.0.1:54321 — use as KRAKEN_REST_URL. */
   readonly url: string;
+  /** The private WebSocket v2 (executions), e.g. ws://127.0.0.1:54321/v2. */
+  readonly wsUrl: string;
+  readonly ws: PrivateWs;
   readonly port: number;
   close(): Promise<void>;
 }
@@ -454,8 +484,11 @@ export async function startPrivateRestServer(opts: PrivateRestOptions): Promise<
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const ws = attachPrivateWs(server, handler.wsDeps);
   return {
     url: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}/v2`,
+    ws,
     port,
     faults: handler.faults,
     inject: handler.inject,
@@ -463,6 +496,7 @@ export async function startPrivateRestServer(opts: PrivateRestOptions): Promise<
     balances: handler.balances,
     calls: handler.calls,
     close: async () => {
+      ws.close();
       handler.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,0 +1,1 @@
+--!include orders/execution__wake.sql
