@@ -1,1 +1,0 @@
---!include orders/execution__wake.sql
