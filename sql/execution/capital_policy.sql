@@ -34,4 +34,16 @@ comment on column kapitaal.capital_policy.account is
   'Trading account this policy is for; ''default'' is created by the migration.';
 comment on column kapitaal.capital_policy.updated_at is
   'Set when the row is inserted; nothing maintains it, so set it yourself when you change the policy.';
+-- Risk halts (capital__entry_halt): a switch an operator flips with one UPDATE, and a daily loss limit.
+alter table kapitaal.capital_policy add column if not exists entries_enabled boolean not null default true;
+alter table kapitaal.capital_policy add column if not exists max_daily_loss_pct numeric;
+alter table kapitaal.capital_policy drop constraint if exists capital_policy_max_daily_loss_pct_check;
+alter table kapitaal.capital_policy add constraint capital_policy_max_daily_loss_pct_check
+  check (max_daily_loss_pct > 0 and max_daily_loss_pct <= 100);
+comment on column kapitaal.capital_policy.entries_enabled is
+  'Kill switch for new entries: false stops every new entry at once (placement outcome halted); exits, fills and '
+  'reconciliation go on. `update kapitaal.capital_policy set entries_enabled = false` is the operator''s stop button.';
+comment on column kapitaal.capital_policy.max_daily_loss_pct is
+  'Stop new entries for the rest of the UTC day once equity (capital snapshots) fell this many percent below the '
+  'day''s first snapshot; null = no daily limit. Exits go on.';
 insert into kapitaal.capital_policy (account) values ('default') on conflict do nothing;

@@ -60,3 +60,6 @@ revoke all on function kapitaal.fee_rates__for(text, text) from public;
 grant select on kapitaal.account_fee_rates to kapitaal_execution, kapitaal_readonly;
 grant execute on function kapitaal.fee_rates__for(text, text) to kapitaal_execution, kapitaal_readonly;
 grant execute on function kapitaal.account_fee_rates__record(text, jsonb, text, timestamptz) to kapitaal_execution;
+-- The entry halt (kill switch, daily loss limit): placement calls it; operators may ask it why.
+revoke all on function kapitaal.capital__entry_halt(timestamptz, text) from public;
+grant execute on function kapitaal.capital__entry_halt(timestamptz, text) to kapitaal_execution, kapitaal_readonly;

@@ -29,6 +29,7 @@ declare
   v_client_id text;
   v_details jsonb;
   v_generation bigint;
+  v_halt record;
 begin
   if p_evaluation_id is null then
     raise exception 'evaluation__place_orders: evaluation id is required' using errcode = '22004';
@@ -53,6 +54,7 @@ begin
     select * into v_pair from kapitaal.run_pairs rp where rp.run_id = p_run_id and rp.symbol = v_top.symbol;
     v_details := v_details || jsonb_build_object('limits', to_jsonb(v_pair));
     v_price := v_top.entry_price;
+    select * into v_halt from kapitaal.capital__entry_halt(p_now);
     if v_pair.symbol is null then
       v_outcome := 'unknown_pair';
       v_marker := 'ORDER_LIMITS_REJECTED';
@@ -69,6 +71,12 @@ begin
       v_outcome := 'invalid_price';
       v_marker := 'ORDER_LIMITS_REJECTED';
       v_reason := format('INVALID_PRICE: proposal %s/%s has entry price %s', v_top.strategy, v_top.symbol, coalesce(v_price::text, 'null'));
+    elsif v_halt.halted then
+      -- The kill switch or the daily loss limit: no new entry, whatever the ranking says (exits go on).
+      v_reason := v_halt.reason;
+      v_details := v_details || jsonb_build_object('halt', to_jsonb(v_halt));
+      v_outcome := 'halted';
+      v_marker := 'ENTRIES_HALTED';
     else
       select * into v_size from kapitaal.capital__position_size(v_top.symbol, v_price, p_now);
       v_details := v_details || jsonb_build_object('sizing', to_jsonb(v_size));
@@ -130,7 +138,7 @@ end
 $$;
 comment on function kapitaal.evaluation__place_orders(bigint, bigint, bigint, timestamptz) is
   'Execution of one evaluation, in the caller''s (the evaluation''s) transaction: takes the selected top-1 row of '
-  'evaluation_rankings, sizes it with capital__position_size, conforms it to the pair''s run_pairs limits of p_run_id '
+  'evaluation_rankings, checks capital__entry_halt (kill switch, daily loss limit: outcome halted), sizes it with capital__position_size, conforms it to the pair''s run_pairs limits of p_run_id '
   '(unknown pair: nothing placed) and writes the entry intent with order__create_intent, whose submit job is queued in '
   'the same transaction. The client order id is order__client_id(''entry'', evaluation id, ''0''): a second call for '
   'the same evaluation returns the first decision and can never create a second order. Every outcome, including why '

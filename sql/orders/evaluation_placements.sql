@@ -7,7 +7,7 @@ create table if not exists kapitaal.evaluation_placements (
   symbol text,
   strategy text,
   outcome text not null check (outcome in ('placed', 'no_candidate', 'unknown_pair', 'pair_not_tradable',
-                                           'no_room', 'below_minimum', 'invalid_price')),
+                                           'no_room', 'below_minimum', 'invalid_price', 'halted')),
   marker text not null,
   reason text not null check (btrim(reason) <> ''),
   order_id bigint references kapitaal.orders (order_id) on delete restrict,
@@ -17,14 +17,19 @@ create table if not exists kapitaal.evaluation_placements (
   created_at timestamptz not null default clock_timestamp(),
   constraint evaluation_placements_order_iff_placed check ((outcome = 'placed') = (order_id is not null))
 );
+-- 'halted' (capital__entry_halt) came later: the check is replaced so that existing databases get it too.
+alter table kapitaal.evaluation_placements drop constraint if exists evaluation_placements_outcome_check;
+alter table kapitaal.evaluation_placements add constraint evaluation_placements_outcome_check
+  check (outcome in ('placed', 'no_candidate', 'unknown_pair', 'pair_not_tradable', 'no_room', 'below_minimum',
+                     'invalid_price', 'halted'));
 create index if not exists evaluation_placements_decided_idx on kapitaal.evaluation_placements (decided_at);
 comment on table kapitaal.evaluation_placements is
   'The execution side of an evaluation with candidates (evaluation__place_orders): the entry order it created '
   '(outcome placed) or why nothing was placed (no_candidate, unknown_pair, pair_not_tradable, no_room, below_minimum, '
-  'invalid_price), with every number used in details (ranking row, sizing, pair limits, conformed terms). No '
+  'invalid_price, halted), with every number used in details (ranking row, sizing, pair limits, conformed terms). No '
   'foreign key to evaluations (decision layer); join on evaluation_id.';
 comment on column kapitaal.evaluation_placements.marker is
-  'Log marker: ORDER_INTENT_CREATED, CAPITAL_NO_ROOM or ORDER_LIMITS_REJECTED.';
+  'Log marker: ORDER_INTENT_CREATED, CAPITAL_NO_ROOM, ORDER_LIMITS_REJECTED or ENTRIES_HALTED.';
 comment on column kapitaal.evaluation_placements.details is
   'ranking (the selected evaluation_rankings row), sizing (capital__position_size), limits (run_pairs row) and '
   'conformed (order__conform_to_limits) as JSON.';
@@ -37,7 +42,8 @@ comment on column kapitaal.evaluation_placements.symbol is 'Pair of the selected
 comment on column kapitaal.evaluation_placements.strategy is
   'Strategy of the selected proposal; null for no_candidate.';
 comment on column kapitaal.evaluation_placements.outcome is
-  'placed (order_id set), or why nothing was placed: no_candidate, unknown_pair, pair_not_tradable, no_room, below_minimum, invalid_price.';
+  'placed (order_id set), or why nothing was placed: no_candidate, unknown_pair, pair_not_tradable, no_room, below_minimum, '
+  'invalid_price, halted (capital__entry_halt: kill switch or daily loss limit).';
 comment on column kapitaal.evaluation_placements.reason is 'Why this outcome, in words with the numbers.';
 comment on column kapitaal.evaluation_placements.order_id is
   'The entry order created (orders.order_id); set exactly when outcome = placed.';

@@ -6,8 +6,8 @@ import { type Db, rowsOf } from './db.ts';
 
 export interface Placement {
   evaluation_id: string;
-  outcome: 'placed' | 'no_candidate' | 'unknown_pair' | 'pair_not_tradable' | 'no_room' | 'below_minimum' | 'invalid_price';
-  marker: 'ORDER_INTENT_CREATED' | 'CAPITAL_NO_ROOM' | 'ORDER_LIMITS_REJECTED';
+  outcome: 'placed' | 'no_candidate' | 'unknown_pair' | 'pair_not_tradable' | 'no_room' | 'below_minimum' | 'invalid_price' | 'halted';
+  marker: 'ORDER_INTENT_CREATED' | 'CAPITAL_NO_ROOM' | 'ORDER_LIMITS_REJECTED' | 'ENTRIES_HALTED';
   reason: string;
   symbol: string | null;
   strategy: string | null;

@@ -241,3 +241,39 @@ describe('capital__snapshot_from_state (the runtime snapshot task)', () => {
     });
   });
 });
+
+describe('capital__entry_halt (kill switch, daily loss limit)', () => {
+  interface Halt { halted: boolean; reason: string; day_start_equity: string | null; equity: string | null; day_loss_pct: string | null }
+  const halt = async (q: Q, now: string) => (await q.query<Halt>(`select * from capital__entry_halt($1)`, [now])).rows[0]!;
+  const snap = (q: Q, equity: string, now: string) => q.query(`select capital__snapshot('{}'::jsonb, $1::numeric, $2)`, [equity, now]);
+
+  it('stops entries while the switch is off, and says so', async () => {
+    await db.rollback(async (c) => {
+      expect(await halt(c, T0)).toMatchObject({ halted: false, reason: 'no daily loss limit' });
+      await c.query(`update capital_policy set entries_enabled = false where account = 'default'`);
+      expect(await halt(c, T0)).toMatchObject({ halted: true, reason: 'ENTRIES_DISABLED: capital_policy.entries_enabled is false for account default (exits go on)' });
+    });
+  });
+
+  it('stops entries for the rest of the UTC day once equity fell the limit below the day start; unknown counts as stopped', async () => {
+    await db.rollback(async (c) => {
+      await c.query(`update capital_policy set max_daily_loss_pct = 5 where account = 'default'`);
+      // No snapshot at all: the limit cannot be checked, so it holds.
+      expect((await halt(c, T0)).reason).toMatch(/^DAILY_LOSS_UNKNOWN: max_daily_loss_pct 5% is set but there is no capital snapshot at most 00:01:00 old/);
+      await snap(c, '220', '2026-02-28T23:59:00Z'); // the equity the day started with
+      await snap(c, '210', at(0));
+      expect(await halt(c, at(1))).toMatchObject({ halted: false, day_start_equity: '220', equity: '210', day_loss_pct: '4.545455' });
+      await snap(c, '209', at(2)); // 5.0 % exactly: the limit is reached
+      expect(await halt(c, at(3))).toMatchObject({
+        halted: true, day_loss_pct: '5.000000',
+        reason: "DAILY_LOSS_LIMIT: equity 209 is 5.000000% below the day's start 220 (limit 5%); no new entries until 2026-03-02 00:00 UTC (exits go on)",
+      });
+      // A stale newest snapshot: unknown again (60 s after the last one it is no longer fresh).
+      expect((await halt(c, at(62.001))).reason).toMatch(/^DAILY_LOSS_UNKNOWN/);
+      // The next day starts from the equity at its midnight.
+      await snap(c, '209', '2026-03-01T23:59:30Z');
+      await snap(c, '205', '2026-03-02T00:00:30Z');
+      expect(await halt(c, '2026-03-02T00:00:40Z')).toMatchObject({ halted: false, day_start_equity: '209', equity: '205' });
+    });
+  });
+});

@@ -100,6 +100,28 @@ describe('evaluation__place_orders', () => {
     expect((await db.pool.query(`select count(*)::int n from kapitaal.orders where evaluation_id = $1`, [e])).rows[0].n).toBe(0);
   });
 
+  it('places nothing while entries are halted (kill switch), says why, and places again once it is lifted', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'HLT/USD');
+    const c = await db.client();
+    await c.query('begin');
+    try {
+      await c.query(`update kapitaal.capital_policy set entries_enabled = false where account = 'default'`);
+      const e = await putEvaluation(c, run);
+      await putRanking(c, e, run, { symbol: 'HLT/USD' });
+      const p = await place(c, e, run);
+      expect(p).toMatchObject({ outcome: 'halted', marker: 'ENTRIES_HALTED', order_id: null });
+      expect(p.reason).toBe('ENTRIES_DISABLED: capital_policy.entries_enabled is false for account default (exits go on)');
+      expect(p.details.halt).toMatchObject({ halted: true });
+      await c.query(`update kapitaal.capital_policy set entries_enabled = true where account = 'default'`);
+      const e2 = await putEvaluation(c, run);
+      await putRanking(c, e2, run, { symbol: 'HLT/USD' });
+      expect((await place(c, e2, run)).outcome).toBe('placed');
+    } finally {
+      await c.query('rollback');
+    }
+  });
+
   it('market entries carry the reference price and no limit price', async () => {
     const run = newRun();
     await putPair(db.pool, run, 'MOM/USD');
