@@ -28,6 +28,8 @@ export interface ExecutionContext {
   feeRatesEverySeconds?: number;
   /** A position's mark (state mid) may be at most this old for a capital snapshot (default 30). */
   snapshotMaxMarkAgeSeconds?: number;
+  /** Pause (ms) before the second "no such order" a retry needs before it sends an order again (default 2000). */
+  resendConfirmMs?: number;
   /** Delays of the recovery queries after an outcome-unknown answer (ms); then the job retries later. */
   unknownOutcomeBackoffMs?: readonly number[];
   hooks?: { at(point: CrashPoint, info: Record<string, unknown>): void };

@@ -35,6 +35,8 @@ export type SubmitResult =
   | { orderId: number; action: 'rejected' | 'withdrawn'; status: string; reason: string };
 
 const DEFAULT_BACKOFF = [100, 250, 500, 1000, 2000];
+/** Pause before the confirming query that must also find nothing before an order is sent again. */
+const DEFAULT_RESEND_CONFIRM_MS = 2000;
 
 export class SubmitOutcomeUnknown extends Error {
   constructor(orderId: number, clientOrderId: string, why: string) {
@@ -107,8 +109,14 @@ export async function submitOrder(db: Db, orderId: number, ctx: ExecutionContext
 
   if (b.action === 'query_first') {
     mark(log, 'ORDER_SUBMIT_RECOVERY_QUERY', { ...ids, reason: b.reason });
-    const ex = await queryWithRetry(ctx, b.client_order_id, backoff);
+    let ex = await queryWithRetry(ctx, b.client_order_id, backoff);
     if (ex) return adopt(ex, 'recovery query found the order');
+    // "No such order" right after a lost answer can be Kraken not listing a just-placed order yet: ask
+    // once more after a pause before sending it again (a filled market order would not stop a resend,
+    // since client ids are unique among open orders only).
+    await sleep(ctx.resendConfirmMs ?? DEFAULT_RESEND_CONFIRM_MS);
+    ex = await queryWithRetry(ctx, b.client_order_id, backoff);
+    if (ex) return adopt(ex, 'the confirming recovery query found the order');
     if (!b.gate_allowed) {
       const note = `withdrawn: the exchange does not know client order id ${b.client_order_id} and the generation gate now blocks (${b.reason})`;
       const r = await oneOf<{ to_status: string }>(

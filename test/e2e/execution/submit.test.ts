@@ -111,15 +111,36 @@ describe('exchange answers', () => {
     expect(ex.markers()).toEqual(expect.arrayContaining(['ORDER_SUBMIT_RECOVERY_QUERY', 'ORDER_ADOPTED_FROM_EXCHANGE']));
   });
 
+  it('a retry confirms "no such order" after a pause before it sends again (Kraken may list a new order late)', async () => {
+    const fx = new FakeExchange();
+    let queries = 0;
+    fx.onAdd = (_req, accept) => {
+      accept();
+      throw new OutcomeUnknownError('AddOrder', 'socket hang up', 'outcome_unknown', true);
+    };
+    // The venue has the order but lists it only from the 5th query on: the first attempt's three queries and
+    // the retry's first one see nothing.
+    fx.onQuery = (id) => (++queries <= 4 ? null : (fx.orders.get(id) ?? null));
+    const ex = useExecution(fx, { unknownOutcomeBackoffMs: [1, 1], resendConfirmMs: 10 });
+    ex.setNow(301);
+    const id = await intent(gen);
+    await expect(submitOrder(db.pool, id, ex.ctx)).rejects.toBeInstanceOf(SubmitOutcomeUnknown);
+    expect(queries).toBe(3);
+    const r = await submitOrder(db.pool, id, ex.ctx);
+    expect(r).toMatchObject({ action: 'adopted', status: 'open' });
+    expect(fx.count('addOrder')).toBe(1); // never sent twice
+    expect(queries).toBe(5);
+  });
+
   it('a retry whose query finds nothing sends once; a gate that closed meanwhile withdraws it instead', async () => {
     const fx = new FakeExchange();
-    const ex = useExecution(fx);
+    const ex = useExecution(fx, { resendConfirmMs: 1 });
     ex.setNow(301);
     const id = await intent(gen);
     await db.pool.query(`select kapitaal.order__begin_submit($1)`, [id]); // an attempt died before AddOrder
     const r = await submitOrder(db.pool, id, ex.ctx);
     expect(r.action).toBe('sent');
-    expect(fx.calls.map((c) => c.method)).toEqual(['queryOrderByClientId', 'addOrder']);
+    expect(fx.calls.map((c) => c.method)).toEqual(['queryOrderByClientId', 'queryOrderByClientId', 'addOrder']);
 
     const id2 = await intent(gen);
     await db.pool.query(`select kapitaal.order__begin_submit($1)`, [id2]);
