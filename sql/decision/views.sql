@@ -41,8 +41,8 @@ comment on column kapitaal.decision_status.current_refreshed_at is
   'state_generations.refreshed_at of the current generation: the ingest refresh''s effective time.';
 comment on column kapitaal.decision_status.generation_age is 'now() - current_refreshed_at (interval): how old the state here is.';
 comment on column kapitaal.decision_status.generation_complete is
-  'decision_generation__current.complete: every run_symbol_state row of the run carries the current generation and there '
-  'are as many as it recorded; false while a sync is half applied.';
+  'decision_generation__current.complete: every run_symbol_state row of the run here carries the current generation and '
+  'there are as many as it recorded; null when no generation is visible.';
 comment on column kapitaal.decision_status.last_visibility_lag is
   'state_generation_visibility.lag of the run''s newest visible generation: visible_at - refreshed_at, how long it took '
   'from the ingest refresh to this cluster (interval).';

@@ -21,10 +21,11 @@ comment on column kapitaal.job_queue_status.scheduled is
   'Jobs not locked, attempts left, run_at in the future: a delayed job or a retry waiting out its backoff.';
 comment on column kapitaal.job_queue_status.running is 'Jobs locked by a worker (being run, or held by a dead worker until reaped).';
 comment on column kapitaal.job_queue_status.failed is
-  'Jobs with attempts >= max_attempts: no more retries; the chain stopped here.';
+  'Jobs with attempts >= max_attempts: no more retries; the chain stopped here. Graphile Worker counts an attempt when '
+  'it locks the job, so a job running its last attempt is counted here and in running until it finishes.';
 comment on column kapitaal.job_queue_status.retrying is
   'Jobs with a last_error and attempts left: failed at least once and will be tried again (also counted in waiting, '
   'scheduled or running).';
 comment on column kapitaal.job_queue_status.last_failure is
-  'max(last_error) over the failed jobs: the alphabetically greatest error text, not necessarily the newest; null '
-  'when none failed.';
+  'max(last_error) over the jobs counted in failed: the alphabetically greatest error text, not necessarily the newest; '
+  'null when none of them has an error yet.';
