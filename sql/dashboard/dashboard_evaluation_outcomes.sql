@@ -11,3 +11,12 @@ create or replace view kapitaal.dashboard_evaluation_outcomes as
 comment on view kapitaal.dashboard_evaluation_outcomes is
   'Evaluations of the last hour per outcome with the newest reason of each, for the dashboard: the same rows as '
   'evaluation_outcomes, cheaper to compute every 2 s.';
+
+-- Column comments (\d+ in psql).
+comment on column kapitaal.dashboard_evaluation_outcomes.outcome is
+  'evaluations.outcome: candidates, economically_empty, data_blocked, attach_blocked or generation_blocked.';
+comment on column kapitaal.dashboard_evaluation_outcomes.evaluations is
+  'Evaluations with this outcome whose evaluated_at is within the last hour (evaluated_at > now() - 1 hour).';
+comment on column kapitaal.dashboard_evaluation_outcomes.last_at is 'Newest evaluated_at among them.';
+comment on column kapitaal.dashboard_evaluation_outcomes.last_reason is
+  'evaluations.reason of the one with the highest evaluation_id among them.';

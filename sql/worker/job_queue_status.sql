@@ -11,3 +11,21 @@ select j.task_identifier,
 comment on view kapitaal.job_queue_status is
   'Graphile Worker queue per task: waiting, scheduled (run_at in the future), running (locked), failed '
   '(attempts exhausted: the chain stopped here, look at last_failure) and retrying.';
+
+-- Column comments (\d+ in psql). Counts are jobs in graphile_worker.jobs (done jobs are deleted, so not counted).
+comment on column kapitaal.job_queue_status.task_identifier is
+  'graphile_worker.jobs.task_identifier: the task name (one row per task with at least one job).';
+comment on column kapitaal.job_queue_status.waiting is
+  'Jobs due now (run_at <= now()), not locked, attempts left: ready for the next free worker.';
+comment on column kapitaal.job_queue_status.scheduled is
+  'Jobs not locked, attempts left, run_at in the future: a delayed job or a retry waiting out its backoff.';
+comment on column kapitaal.job_queue_status.running is 'Jobs locked by a worker (being run, or held by a dead worker until reaped).';
+comment on column kapitaal.job_queue_status.failed is
+  'Jobs with attempts >= max_attempts: no more retries; the chain stopped here. Graphile Worker counts an attempt when '
+  'it locks the job, so a job running its last attempt is counted here and in running until it finishes.';
+comment on column kapitaal.job_queue_status.retrying is
+  'Jobs with a last_error and attempts left: failed at least once and will be tried again (also counted in waiting, '
+  'scheduled or running).';
+comment on column kapitaal.job_queue_status.last_failure is
+  'max(last_error) over the jobs counted in failed: the alphabetically greatest error text, not necessarily the newest; '
+  'null when none of them has an error yet.';

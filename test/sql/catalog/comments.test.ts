@@ -9,10 +9,10 @@
 //   - sequences owned by a serial/identity column (pg_depend 'a'/'i'): part of the column;
 //   - row types of tables/views and array types: implicit, described by their relation;
 //   - objects owned by an extension (pg_depend 'e'): documented by the extension;
-//   - indexes: not required here;
-//   - views' columns: not required yet (a view's column mostly repeats its source column).
-// Table columns (ordinary tables and partitioned parents) are checked separately below:
-// a DBA reading `\d+ orders` sees for each column its unit, writer and when it is null.
+//   - indexes: not required here.
+// Columns of tables, partitioned parents and views are checked separately below: a DBA
+// reading `\d+ orders` sees for each column its unit, writer and when it is null, and
+// `\d+ order_status` what each view column is and how a computed one is derived.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase, type Role } from '../../support/db.ts';
 
@@ -55,13 +55,15 @@ select kind, name from objs o
                    and btrim(d.description) <> '')
  order by kind, name`;
 
-// Columns of tables and partitioned parents (partitions take theirs from the parent).
+// Columns of tables, partitioned parents (partitions take theirs from the parent) and views.
+// A view's column comment lives on the view (pg_description objsubid = attnum): `create or
+// replace view` keeps it, a dropped and re-created view loses it unless its file sets it again.
 const UNCOMMENTED_COLUMNS = `
 select format('%s.%s', c.relname, a.attname) as name
   from pg_class c
   join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
  where c.relnamespace = 'kapitaal'::regnamespace
-   and c.relkind in ('r', 'p')
+   and c.relkind in ('r', 'p', 'v')
    and not c.relispartition
    and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
    and not exists (select 1 from pg_description d
@@ -69,7 +71,7 @@ select format('%s.%s', c.relname, a.attname) as name
                       and btrim(d.description) <> '')
  order by 1`;
 
-// Columns allowed to have no comment ('table.column' -> reason); keep it empty if possible.
+// Columns allowed to have no comment ('table.column' or 'view.column' -> reason); keep it empty if possible.
 const ALLOW_COLUMNS: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 describe.each<Role>(['ingest', 'decision'])('COMMENT ON in schema kapitaal (%s cluster)', (role) => {
@@ -84,26 +86,26 @@ describe.each<Role>(['ingest', 'decision'])('COMMENT ON in schema kapitaal (%s c
     expect(missing).toEqual([]);
   });
 
-  it('every column of every table and partitioned parent has a comment', async () => {
+  it('every column of every table, partitioned parent and view has a comment', async () => {
     const { rows } = await db.pool.query<{ name: string }>(UNCOMMENTED_COLUMNS);
     const missing = rows.map((r) => r.name).filter((k) => !ALLOW_COLUMNS.has(k));
     expect(missing).toEqual([]);
   });
 
-  it('the column check sees columns of tables and partitioned parents (it is not vacuous)', async () => {
+  it('the column check sees columns of tables, partitioned parents and views (it is not vacuous)', async () => {
     const { rows } = await db.pool.query<{ relkind: string; n: number }>(`
       select c.relkind::text as relkind, count(*)::int as n
         from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-       where c.relnamespace = 'kapitaal'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
+       where c.relnamespace = 'kapitaal'::regnamespace and c.relkind in ('r', 'p', 'v') and not c.relispartition
        group by 1 order by 1`);
-    expect(rows.map((r) => r.relkind)).toEqual(['p', 'r']);
+    expect(rows.map((r) => r.relkind)).toEqual(['p', 'r', 'v']);
     // Each kind has commented columns, so the pg_description join above does match real rows.
     const { rows: commented } = await db.pool.query<{ relkind: string }>(`
       select distinct c.relkind::text as relkind
         from pg_class c join pg_description d on d.objoid = c.oid and d.classoid = 'pg_class'::regclass and d.objsubid > 0
-       where c.relnamespace = 'kapitaal'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
+       where c.relnamespace = 'kapitaal'::regnamespace and c.relkind in ('r', 'p', 'v') and not c.relispartition
        order by 1`);
-    expect(commented.map((r) => r.relkind)).toEqual(['p', 'r']);
+    expect(commented.map((r) => r.relkind)).toEqual(['p', 'r', 'v']);
   });
 
   it('every column allow-list entry still names a column without a comment', async () => {

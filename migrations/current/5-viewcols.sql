@@ -1,0 +1,10 @@
+--!include worker/job_queue_status.sql
+--!include state/views.sql
+--!include decision/views.sql
+--!include execution/open_positions.sql
+--!include execution/order_status.sql
+--!include execution/fills_ledger.sql
+--!include dashboard/dashboard_ingest_runs.sql
+--!include dashboard/dashboard_evaluation_outcomes.sql
+--!include dashboard/dashboard_open_positions.sql
+--!include dashboard/grants.sql
