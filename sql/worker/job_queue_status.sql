@@ -3,9 +3,12 @@ select j.task_identifier,
        count(*) filter (where j.locked_at is null and j.attempts < j.max_attempts and j.run_at <= now()) as waiting,
        count(*) filter (where j.locked_at is null and j.attempts < j.max_attempts and j.run_at > now()) as scheduled,
        count(*) filter (where j.locked_at is not null) as running,
-       count(*) filter (where j.attempts >= j.max_attempts) as failed,
+       -- Not locked: Graphile Worker counts an attempt when it locks a job, so a job on its last attempt is
+       -- running, not failed, until it ends.
+       count(*) filter (where j.locked_at is null and j.attempts >= j.max_attempts) as failed,
        count(*) filter (where j.last_error is not null and j.attempts < j.max_attempts) as retrying,
-       max(j.last_error) filter (where j.attempts >= j.max_attempts) as last_failure
+       (array_agg(j.last_error order by j.updated_at desc, j.id desc)
+          filter (where j.locked_at is null and j.attempts >= j.max_attempts))[1] as last_failure
   from graphile_worker.jobs j
  group by j.task_identifier;
 comment on view kapitaal.job_queue_status is
@@ -21,11 +24,10 @@ comment on column kapitaal.job_queue_status.scheduled is
   'Jobs not locked, attempts left, run_at in the future: a delayed job or a retry waiting out its backoff.';
 comment on column kapitaal.job_queue_status.running is 'Jobs locked by a worker (being run, or held by a dead worker until reaped).';
 comment on column kapitaal.job_queue_status.failed is
-  'Jobs with attempts >= max_attempts: no more retries; the chain stopped here. Graphile Worker counts an attempt when '
-  'it locks the job, so a job running its last attempt is counted here and in running until it finishes.';
+  'Jobs not locked with attempts >= max_attempts: no more retries; the chain stopped here. (A job running its last '
+  'attempt counts as running: Graphile Worker counts an attempt when it locks the job.)';
 comment on column kapitaal.job_queue_status.retrying is
   'Jobs with a last_error and attempts left: failed at least once and will be tried again (also counted in waiting, '
   'scheduled or running).';
 comment on column kapitaal.job_queue_status.last_failure is
-  'max(last_error) over the jobs counted in failed: the alphabetically greatest error text, not necessarily the newest; '
-  'null when none of them has an error yet.';
+  'last_error of the most recently updated job counted in failed; null when there is none.';
