@@ -64,6 +64,7 @@ function render(o) {
       ['evaluations, last 60 s', outcomes],
       ['equity', s.equity], ['realised P&L', s.realisedPnl], ['unrealised P&L', s.unrealisedPnl],
       ['open positions / orders / fills', s.openPositions + ' / ' + s.orders + ' / ' + s.fills],
+      ['new entries', s.entriesHalted ? 'HALTED: ' + s.entriesHalted : 'allowed'],
     ];
     const t = el('table', 'kv'); for (const [k, v] of rows) { const r = t.insertRow(); r.appendChild(el('th', null, k)); r.insertCell().textContent = v ?? '-'; }
     b.appendChild(t);

@@ -28,6 +28,8 @@ export interface DecisionOverview {
   unrealisedPnl: string | null;
   orders: number;
   fills: number;
+  /** Why new entries are stopped (capital__entry_halt: kill switch, daily loss limit), or null when allowed. */
+  entriesHalted: string | null;
 }
 
 export interface Overview {
@@ -88,9 +90,10 @@ export async function readDecisionOverview(pool: Pick<pg.Pool, 'query'>, runId: 
              where p.closed_at is null) as unrealised,
            (select count(*)::int from kapitaal.orders) as orders,
            (select count(*)::int from kapitaal.fills) as fills`);
+  const halt = await pool.query(`select reason from kapitaal.capital__entry_halt() where halted`);
   const m = money.rows[0];
   if (m.equity === null) {
-    // No capital snapshot yet (fixed mode takes none): starting equity plus realised and unrealised P&L.
+    // No capital snapshot yet (the runtime takes one every 10 s): starting equity plus realised and unrealised P&L.
     const eq = await pool.query(
       `select (coalesce((select fixed_equity from kapitaal.capital_policy where account = 'default'), 220)
                + $1::numeric + coalesce($2::numeric, 0))::text as equity`,
@@ -110,6 +113,7 @@ export async function readDecisionOverview(pool: Pick<pg.Pool, 'query'>, runId: 
     unrealisedPnl: m.unrealised,
     orders: m.orders,
     fills: m.fills,
+    entriesHalted: halt.rows[0]?.reason ?? null,
   };
 }
 

@@ -55,6 +55,7 @@ export function statusLine(now: Overview, before: Overview | null): string {
         `${dec.unrealisedPnl ? ` ${money(dec.unrealisedPnl)} unrealised` : ''}` +
         ` orders ${dec.orders} fills ${dec.fills}`,
     );
+    if (dec.entriesHalted) parts.push(`NEW ENTRIES HALTED: ${dec.entriesHalted}`);
   }
   return parts.join(' | ');
 }

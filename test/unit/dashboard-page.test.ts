@@ -71,7 +71,7 @@ const body = {
     ok: true,
     role: 'kapitaal_readonly',
     panels: {
-      summary: ok({ outcomes: { candidates: 2 }, lastOutcome: 'candidates', lastReason: 'top-1 selected', equity: '220.123456789', realisedPnl: '0', unrealisedPnl: null, openPositions: 1, orders: 1, fills: 1 }),
+      summary: ok({ outcomes: { candidates: 2 }, lastOutcome: 'candidates', lastReason: 'top-1 selected', equity: '220.123456789', realisedPnl: '0', unrealisedPnl: null, openPositions: 1, orders: 1, fills: 1, entriesHalted: 'DAILY_LOSS_LIMIT: test' }),
       runs: ok([]),
       outcomes: ok([{ outcome: 'candidates', evaluations: '2', last_at: '2026-11-26T01:59:59.000Z', last_reason: 'top-1 selected' }]),
       routes: ok([{ symbol: 'AAA/USD', route_type: 'taker_entry', exec_allowed: false, reason: 'STATE_AGE_EXCEEDS_MAX: market data 00:00:31 old > 00:00:30', marker: 'ROUTE_FRESHNESS_STALE', total: '1' }]),
@@ -94,6 +94,7 @@ describe('dashboard page script', () => {
     expect(text('ingest-state')).toBe('ingest: ok (as kapitaal_readonly)');
     expect(text('p-summary')).toContain('220.123456789');
     expect(text('p-summary')).toContain('candidates: top-1 selected');
+    expect(text('p-summary')).toContain('HALTED: DAILY_LOSS_LIMIT: test');
     expect(text('p-orders')).toContain('100.10000001');
     expect(text('p-orders')).toContain('0.12345678');
     expect(text('p-routes')).toContain('STATE_AGE_EXCEEDS_MAX: market data 00:00:31 old > 00:00:30');

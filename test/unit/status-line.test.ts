@@ -33,4 +33,17 @@ describe('status line', () => {
     base.observe(other);
     expect(rates(statusLine(other, base.base))).toBe('t- tr-');
   });
+
+  it('says plainly when new entries are halted', () => {
+    const o: Overview = {
+      ingest: null,
+      decision: {
+        generationId: null, generationAt: null, outcomes: {}, lastOutcome: null, lastReason: null, equity: '210',
+        openPositions: 0, realisedPnl: '-10', unrealisedPnl: null, orders: 0, fills: 0,
+        entriesHalted: 'ENTRIES_DISABLED: capital_policy.entries_enabled is false for account default (exits go on)',
+      },
+    };
+    expect(statusLine(o, null)).toMatch(/ \| NEW ENTRIES HALTED: ENTRIES_DISABLED: capital_policy\.entries_enabled is false/);
+    expect(statusLine({ ...o, decision: { ...o.decision!, entriesHalted: null } }, null)).not.toMatch(/HALTED/);
+  });
 });

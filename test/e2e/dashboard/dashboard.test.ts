@@ -153,7 +153,7 @@ describe('dashboard /api/overview', () => {
     const s = (await decision.pool.query(`select equity::text, cash::text from capital_snapshots`)).rows[0];
     expect(P.equity.data).toEqual([expect.objectContaining(s)]);
     for (const v of [P.summary.data.equity, P.summary.data.realisedPnl, ...Object.values(o).slice(0, 4)]) expect(typeof v).toBe('string');
-    expect(P.summary.data).toMatchObject({ equity: s.equity, orders: 1, fills: 1, openPositions: 1 });
+    expect(P.summary.data).toMatchObject({ equity: s.equity, orders: 1, fills: 1, openPositions: 1, entriesHalted: null });
   });
 
   it('shows the outcome mix of the last hour: the same rows as evaluation_outcomes', async () => {
@@ -164,6 +164,17 @@ describe('dashboard /api/overview', () => {
       ['candidates', '3', 'reason 7'],
     ]);
     expect(body.decision.panels.outcomes.data).toEqual(JSON.parse(JSON.stringify(expected)));
+  });
+
+  it('says when new entries are halted, and why', async () => {
+    await decision.pool.query(`update kapitaal.capital_policy set entries_enabled = false where account = 'default'`);
+    try {
+      const { body } = await overview(dash);
+      expect(body.decision.panels.summary.data.entriesHalted).toBe(
+        'ENTRIES_DISABLED: capital_policy.entries_enabled is false for account default (exits go on)');
+    } finally {
+      await decision.pool.query(`update kapitaal.capital_policy set entries_enabled = true where account = 'default'`);
+    }
   });
 
   it('shows the worker queue of each cluster', async () => {
