@@ -147,8 +147,14 @@ describe('kapitaal ingest', () => {
       expect(deadRow).toEqual({ status: 'abandoned', parent_run_id: firstRun });
       await until('an epoch', () => child.markers('INGEST_EPOCH_PUBLISHED').length > 0, 60_000);
     } finally {
-      expect(await stop(child)).toBe(0);
+      // Ctrl-C reaches the whole process group and the demo then sends SIGTERM: the second signal must not cut
+      // the clean shutdown short (it used to kill the process once the run had ended, while its jobs stopped).
+      child.proc.kill('SIGINT');
+      child.proc.kill('SIGTERM');
+      expect(await child.exit).toBe(0);
     }
+    expect(child.lines.filter((l) => /^already stopping/.test(String(l.msg)))).toHaveLength(1);
+    expect(child.markers('INGEST_RUN_END')[0]).toMatchObject({ status: 'ended' });
   });
 
   it('follows an instrument status change: the pair leaves the universe, its row and data stay', async () => {
