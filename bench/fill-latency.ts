@@ -18,6 +18,7 @@ import { createPool } from '../src/db/pool.ts';
 import { type ExecutionSetup, initExecution } from '../src/execution/runtime.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { ManualPriceSource, generateSimCredentials, startPrivateRestServer } from '../src/sim/private/index.ts';
+import { prng } from '../src/sim/private/price-source.ts';
 import { loadTaskList } from '../src/worker/task-list.ts';
 import { at, liveMarket, startRun } from '../test/e2e/decision/support.ts';
 import { startBenchClusters } from './support/clusters.ts';
@@ -32,17 +33,6 @@ const quiet = new Logger(() => (level, message) => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: the same pause sequence for both modes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function main() {
   log('starting clusters');

@@ -46,8 +46,8 @@ export class ManualPriceSource implements PriceSource {
   }
 }
 
-/** mulberry32: small, seeded, good enough for a toy market. */
-function prng(seed: number): () => number {
+/** mulberry32: small, seeded, good enough for a toy market (and for a benchmark's pauses). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
