@@ -90,7 +90,19 @@ begin
         select * into v_lim from kapitaal.order__conform_to_limits('buy', v_price, v_size.qty, v_pair.price_increment,
                                                                    v_pair.qty_increment, v_pair.qty_min, v_pair.cost_min);
         v_details := v_details || jsonb_build_object('conformed', to_jsonb(v_lim));
-        if not v_lim.ok then
+        if not v_lim.ok and v_lim.reason in ('below_min_qty', 'below_min_cost')
+           and ((v_size.reason = 'ok_position_cap' and v_size.symbol_exposure > 0)
+                or (v_size.reason = 'ok_total_cap' and v_size.allocated_quote + v_size.reserved_quote > 0)) then
+          -- What is left of a cap that exposure already used is below the pair's minimum order: that is a
+          -- full cap (typically dust left by lot rounding), said as such rather than as a limits failure.
+          v_outcome := 'no_room';
+          v_marker := 'CAPITAL_NO_ROOM';
+          v_reason := format('NO_ROOM: %s nearly reached for %s: %s quote left (exposure in the symbol %s, allocated %s, reserved %s), '
+                             'below its minimum order (qty_min %s, cost_min %s)',
+                             case v_size.reason when 'ok_position_cap' then 'position cap' else 'total cap' end, v_top.symbol,
+                             trim_scale(round(v_size.quote_size, 10)), v_size.symbol_exposure, v_size.allocated_quote,
+                             v_size.reserved_quote, v_pair.qty_min, v_pair.cost_min);
+        elsif not v_lim.ok then
           v_outcome := 'below_minimum';
           v_marker := 'ORDER_LIMITS_REJECTED';
           v_reason := format('LIMITS_%s: %s %s @ %s sized %s quote (%s) fails %s limits (qty_min %s, cost_min %s, tick %s, lot %s)',

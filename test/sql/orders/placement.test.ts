@@ -122,6 +122,20 @@ describe('evaluation__place_orders', () => {
     }
   });
 
+  it('calls dust left of a used cap what it is: no room, not a limits failure', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'DST/USD');
+    const e1 = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e1, run, { symbol: 'DST/USD', entry_price: '99.99' }); // 55 quote -> 0.550055, lot-rounded
+    expect((await place(db.pool, e1, run)).outcome).toBe('placed');
+    const e2 = await putEvaluation(db.pool, run);
+    await putRanking(db.pool, e2, run, { symbol: 'DST/USD', entry_price: '99.99' });
+    const p = await place(db.pool, e2, run);
+    expect(p).toMatchObject({ outcome: 'no_room', marker: 'CAPITAL_NO_ROOM', order_id: null });
+    expect(p.reason).toMatch(/^NO_ROOM: position cap nearly reached for DST\/USD: 0\.0000\d+ quote left \(exposure in the symbol 54\.99\d+/);
+    expect(p.details.sizing.reason).toBe('ok_position_cap');
+  });
+
   it('market entries carry the reference price and no limit price', async () => {
     const run = newRun();
     await putPair(db.pool, run, 'MOM/USD');
