@@ -25,8 +25,8 @@ create or replace view kapitaal.engine_status as
     ) wm on true;
 comment on view kapitaal.engine_status is
   'Per ingest run: status and heartbeat, the last state refresh (generation, time, lag = now() - refresh time, rows '
-  'read, duration), the refresh watermark and, for running runs, the raw rows committed or in flight above it '
-  '(pending_rows: what the next refresh will read once their transactions have finished).';
+  'read, duration), the refresh watermark and, for running runs, the committed raw rows above it that the reading '
+  'query sees (pending_rows: what the next refresh will read; rows of transactions still open are not counted).';
 
 create or replace view kapitaal.route_freshness as
   select f.*
