@@ -29,6 +29,12 @@ export interface KrakenExchangeOptions {
   closedPages?: number;
   /** Max TradesHistory pages per fillsSince call (default 20); the rest comes on the next call. */
   tradePages?: number;
+  /**
+   * Seconds each fillsSince call looks back behind its cursor for trades TradesHistory lists late
+   * (default 60). Kraken's history can trail its matching engines, and a later trade of another pair
+   * may already be listed: a cursor that moved past it would otherwise skip such a trade for good.
+   */
+  fillsLookbackS?: number;
 }
 
 /** Kraken cl_ord_id: UUID (with dashes), 32 hex characters, or up to 18 printable ASCII characters. */
@@ -40,6 +46,11 @@ export function isValidClientOrderId(id: string): boolean {
   );
 }
 
+/**
+ * The newest trade time seen, and the ids seen from `time - lookback` on (a cursor written before the
+ * look-back existed holds only the ids at `time`; the overlap then returns a few known trades once,
+ * which the fills inbox drops as duplicates).
+ */
 interface Cursor { time: string; ids: string[] }
 
 function parseCursor(cursor: string | null): Cursor | null {
@@ -53,11 +64,6 @@ function formatCursor(c: Cursor): string {
   return `t:${c.time}:${c.ids.join(',')}`;
 }
 
-/** Kraken reports times as seconds with fractions (a JSON number); keep them as text. */
-function timeText(t: number): string {
-  return str(new Dec(t));
-}
-
 export class KrakenExchange implements Exchange {
   readonly kind: ExchangeKind;
   private readonly client: KrakenRestClient;
@@ -66,6 +72,7 @@ export class KrakenExchange implements Exchange {
   private pairs: PairMap | undefined;
   private readonly closedPages: number;
   private readonly tradePages: number;
+  private readonly lookback: Dec;
   /** What we know about orders by txid: placement time (cancel cost), pair, client id, post-only. */
   private readonly known = new Map<string, { placedAt?: number; pair?: string; clientOrderId: string | null; postOnly: boolean }>();
 
@@ -77,6 +84,9 @@ export class KrakenExchange implements Exchange {
     this.pairs = opts.pairs;
     this.closedPages = opts.closedPages ?? 4;
     this.tradePages = opts.tradePages ?? 20;
+    const lookback = opts.fillsLookbackS ?? 60;
+    if (!Number.isFinite(lookback) || lookback < 0) throw new RangeError(`fillsLookbackS must be a number of seconds >= 0, got ${lookback}`);
+    this.lookback = new Dec(lookback);
   }
 
   private async pairMap(refresh = false): Promise<PairMap> {
@@ -174,9 +184,46 @@ export class KrakenExchange implements Exchange {
 
   async fillsSince(cursor: string | null): Promise<FillsPage> {
     const c = parseCursor(cursor);
-    // Overlap one second before the cursor (Kraken's `start` is exclusive and second-grained in
-    // practice), then drop what the cursor already covers: better twice than never.
-    const start = c ? Dec.max(new Dec(c.time).floor().minus(1), 0).toFixed() : undefined;
+    // Look back `lookback` seconds behind the cursor for trades listed late, one more second because
+    // Kraken's `start` is exclusive and second-grained in practice, then drop the ids the cursor has seen.
+    let from = c ? new Dec(c.time).minus(this.lookback) : null;
+    let fetched = await this.tradesFrom(from);
+    if (fetched.partial && c && this.lookback.gt(0)) {
+      // More trades since the look-back start than one call takes: its oldest pages would be trades
+      // already seen and the cursor could not move. Catch up from the cursor itself this time.
+      this.log?.warn({ lookback_s: this.lookback.toFixed(), cursor_time: c.time }, 'fills look-back skipped for one call: more trades than one call fetches');
+      from = new Dec(c.time);
+      fetched = await this.tradesFrom(from);
+    }
+    const seen = new Set(c?.ids ?? []);
+    const fresh = [...fetched.trades.entries()]
+      .filter(([id, t]) => !seen.has(id) && (from === null || new Dec(t.time).gte(from)))
+      .sort(([ia, a], [ib, b]) => new Dec(a.time).cmp(new Dec(b.time)) || (ia < ib ? -1 : ia > ib ? 1 : 0));
+    await this.learnOrders(fresh.map(([, t]) => t.ordertxid));
+    const fills: Fill[] = [];
+    for (const [id, t] of fresh) fills.push(await this.toFill(id, t));
+    // The next cursor: the newest time of all, and every id seen inside its look-back window.
+    let newest = c ? new Dec(c.time) : null;
+    for (const [, t] of fresh) if (!newest || new Dec(t.time).gt(newest)) newest = new Dec(t.time);
+    if (!newest) return { fills, cursor: 't:0:' };
+    // Normally the fetch started at or before the window's start (newest >= the cursor's time), so it
+    // holds every trade of the window. Only ids seen before or returned now count as seen: after a
+    // catch-up call a trade of the window may have been fetched but not returned.
+    const windowStart = newest.minus(this.lookback);
+    const returned = new Set(fresh.map(([id]) => id));
+    const ids: string[] = [];
+    for (const [id, t] of fetched.trades) if ((seen.has(id) || returned.has(id)) && new Dec(t.time).gte(windowStart)) ids.push(id);
+    return { fills, cursor: formatCursor({ time: str(newest), ids: ids.sort() }) };
+  }
+
+  fillsCursorAt(time: Date): string {
+    // No ids seen: every trade from `time` on is returned (again); the inbox drops duplicates.
+    return formatCursor({ time: new Dec(Math.max(0, Math.floor(time.getTime() / 1000))).toFixed(), ids: [] });
+  }
+
+  /** TradesHistory from `from` (minus one second) on; `partial` when more pages exist than one call takes. */
+  private async tradesFrom(from: Dec | null): Promise<{ trades: Map<string, KrakenTradeInfo>; partial: boolean }> {
+    const start = from ? Dec.max(from.floor().minus(1), 0).toFixed() : undefined;
     const first = await this.client.tradesHistory({ start, ofs: 0 });
     const total = first.count;
     const pages: Record<string, KrakenTradeInfo>[] = [first.trades ?? {}];
@@ -184,38 +231,24 @@ export class KrakenExchange implements Exchange {
     // `end` (inclusive) pins the window to the first answer, so trades arriving meanwhile do not
     // shift the offsets under us.
     const pageCount = Math.ceil(total / 50);
+    let partial = false;
     if (pageCount > 1) {
       const times = Object.values(first.trades ?? {}).map((t) => new Dec(t.time));
       const end = times.length ? str(Dec.max(...times)) : undefined;
       const lastPage = pageCount - 1;
       const lowest = lastPage - this.tradePages + 1;
-      if (lowest > 0) pages.length = 0; // the newest page is not among the oldest ones we take now
+      if (lowest > 0) {
+        pages.length = 0; // the newest page is not among the oldest ones we take now
+        partial = true;
+      }
       for (let p = lastPage; p >= Math.max(1, lowest); p--) {
         const page = await this.client.tradesHistory({ start, end, ofs: p * 50 });
         pages.push(page.trades ?? {});
       }
     }
-    const all = new Map<string, KrakenTradeInfo>();
-    for (const page of pages) for (const [id, t] of Object.entries(page)) all.set(id, t);
-    const cutoff = c ? new Dec(c.time) : null;
-    const seen = new Set(c?.ids ?? []);
-    const fresh = [...all.entries()]
-      .filter(([id, t]) => {
-        if (!cutoff) return true;
-        const cmp = new Dec(t.time).cmp(cutoff);
-        return cmp > 0 || (cmp === 0 && !seen.has(id));
-      })
-      .sort(([ia, a], [ib, b]) => new Dec(a.time).cmp(new Dec(b.time)) || (ia < ib ? -1 : ia > ib ? 1 : 0));
-    await this.learnOrders(fresh.map(([, t]) => t.ordertxid));
-    const fills: Fill[] = [];
-    for (const [id, t] of fresh) fills.push(await this.toFill(id, t));
-    let next: Cursor | null = c;
-    for (const [id, t] of fresh) {
-      const tt = timeText(t.time);
-      if (!next || new Dec(tt).gt(new Dec(next.time))) next = { time: tt, ids: [id] };
-      else if (new Dec(tt).eq(new Dec(next.time))) next = { time: next.time, ids: [...next.ids, id] };
-    }
-    return { fills, cursor: next ? formatCursor(next) : 't:0:' };
+    const trades = new Map<string, KrakenTradeInfo>();
+    for (const page of pages) for (const [id, t] of Object.entries(page)) trades.set(id, t);
+    return { trades, partial };
   }
 
   /** Client ids and post-only flags of orders we did not place in this process (after a restart). */

@@ -24,6 +24,10 @@ export interface SimulatorExchangeOptions {
   timeoutMs?: number;
   readRetries?: number;
   retryDelayMs?: number;
+  /** KrakenExchangeOptions.fillsLookbackS (default 60). */
+  fillsLookbackS?: number;
+  /** KrakenExchangeOptions.tradePages (default 20). */
+  tradePages?: number;
 }
 
 export function isLoopbackUrl(url: string): boolean {
@@ -50,5 +54,5 @@ export function createSimulatorExchange(opts: SimulatorExchangeOptions): KrakenE
     readRetries: opts.readRetries,
     retryDelayMs: opts.retryDelayMs,
   });
-  return new KrakenExchange({ kind: 'simulator', client, log: opts.log, clock: opts.clock });
+  return new KrakenExchange({ kind: 'simulator', client, log: opts.log, clock: opts.clock, fillsLookbackS: opts.fillsLookbackS, tradePages: opts.tradePages });
 }

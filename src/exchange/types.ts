@@ -121,6 +121,11 @@ export interface Exchange {
   cancelOrder(ref: { exchangeOrderId: string } | { clientOrderId: string }): Promise<CancelResult>;
   /** Fills after the cursor (null: from the beginning of what the venue keeps), oldest first. */
   fillsSince(cursor: string | null): Promise<FillsPage>;
+  /**
+   * A cursor from which fillsSince returns every fill at or after `time` again (fills__rewind); absent
+   * where a venue cannot be re-read (the paper venue keeps every fill in its own store).
+   */
+  fillsCursorAt?(time: Date): string;
   close(): Promise<void>;
 }
 

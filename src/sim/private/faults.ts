@@ -23,6 +23,12 @@ export class FaultPlan {
   private readonly list: { kind: PrivateFaultKind; method?: string; left: number; ms: number }[] = [];
   /** Every response is delayed by this much (after processing). */
   delayAllMs = 0;
+  /**
+   * Per symbol: TradesHistory lists a trade only this many ms after it happened. Kraken's history can
+   * trail its matching engines, and not by the same amount for every pair, so a later trade of one
+   * pair can be listed before an earlier trade of another.
+   */
+  readonly historyLagMs = new Map<string, number>();
 
   inject(f: PrivateFault): void {
     this.list.push({ kind: f.kind, method: f.method, left: f.count ?? 1, ms: f.ms ?? 0 });
@@ -31,6 +37,7 @@ export class FaultPlan {
   clear(): void {
     this.list.length = 0;
     this.delayAllMs = 0;
+    this.historyLagMs.clear();
   }
 
   /** Takes the first matching fault for this method, if any. */

@@ -260,6 +260,10 @@ export function createPrivateRestHandler(opts: PrivateRestOptions): PrivateRestH
 
   function tradesHistory(a: Account, params: Params): unknown {
     let list = [...a.venue.allTrades()].reverse(); // newest first
+    if (faults.historyLagMs.size > 0) {
+      const t = now();
+      list = list.filter((x) => x.time <= t - (faults.historyLagMs.get(x.symbol) ?? 0));
+    }
     const bound = (v: string | null, inclusive: boolean, lower: boolean) => {
       if (v === null || v === '') return;
       let t: number;

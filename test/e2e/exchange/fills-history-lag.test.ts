@@ -1,0 +1,121 @@
+// Kraken's TradesHistory can list a trade late, and not equally late for every pair: a later trade of
+// another pair may already be listed. The fills cursor then moves past the late trade's time, and
+// without a look-back that trade is never returned (a fill lost for good: position, P&L and the
+// order's state wrong). The simulator's historyLagMs fault produces exactly that order of listing.
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { KrakenExchange } from '../../../src/exchange/kraken-exchange.ts';
+import { createSimulatorExchange } from '../../../src/exchange/simulator.ts';
+import { ManualPriceSource, generateSimCredentials, startPrivateRestServer, type PrivateRestServer } from '../../../src/sim/private/index.ts';
+
+const creds = generateSimCredentials();
+let sim: PrivateRestServer;
+let prices: ManualPriceSource;
+let clock = Date.parse('2026-11-26T00:00:00Z');
+const exchanges: KrakenExchange[] = [];
+let n = 0;
+
+function exchange(opts: { fillsLookbackS?: number; tradePages?: number } = {}, log?: pino.Logger): KrakenExchange {
+  const ex = createSimulatorExchange({ baseUrl: sim.url, ...creds, retryDelayMs: 1, log, ...opts });
+  exchanges.push(ex);
+  return ex;
+}
+
+async function buy(ex: KrakenExchange, symbol: string, qty: string): Promise<string> {
+  const clientOrderId = `lag-${++n}`;
+  await ex.addOrder({ clientOrderId, symbol, side: 'buy', orderType: 'market', qty, postOnly: false });
+  return clientOrderId;
+}
+
+beforeAll(async () => {
+  prices = new ManualPriceSource();
+  sim = await startPrivateRestServer({
+    accounts: [{ ...creds, balances: { USD: '100000000', BTC: '10', ETH: '100' } }],
+    prices,
+    now: () => clock,
+  });
+});
+afterAll(async () => {
+  for (const ex of exchanges) await ex.close();
+  await sim?.close();
+});
+beforeEach(() => {
+  sim.faults.clear();
+  prices.setQuote('BTC/USD', '59999.9', '60000.1', '1000');
+  prices.setQuote('ETH/USD', '2999.99', '3000.01', '100000');
+});
+
+describe('fills listed late by TradesHistory', () => {
+  it('a trade listed after a later trade of another pair is still returned, exactly once (default look-back)', async () => {
+    const ex = exchange();
+    const start = (await ex.fillsSince(null)).cursor;
+    sim.faults.historyLagMs.set('BTC/USD', 5_000);
+    const late = await buy(ex, 'BTC/USD', '0.01');
+    clock += 1_000;
+    const early = await buy(ex, 'ETH/USD', '0.1');
+    clock += 1_000;
+    const p1 = await ex.fillsSince(start);
+    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    clock += 5_000; // the BTC trade is listed now, one second before the cursor's time
+    const p2 = await ex.fillsSince(p1.cursor);
+    expect(p2.fills.map((f) => f.clientOrderId)).toEqual([late]);
+    expect((await ex.fillsSince(p2.cursor)).fills).toEqual([]);
+    // The cursor covers the window: a restart from it returns nothing again.
+    expect((await exchange().fillsSince(p2.cursor)).fills).toEqual([]);
+  });
+
+  it('without a look-back the late trade is skipped for good (why the look-back exists)', async () => {
+    const ex = exchange({ fillsLookbackS: 0 });
+    const start = (await ex.fillsSince(null)).cursor;
+    sim.faults.historyLagMs.set('BTC/USD', 5_000);
+    await buy(ex, 'BTC/USD', '0.01');
+    clock += 1_000;
+    const early = await buy(ex, 'ETH/USD', '0.1');
+    clock += 1_000;
+    const p1 = await ex.fillsSince(start);
+    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    clock += 5_000;
+    expect((await ex.fillsSince(p1.cursor)).fills).toEqual([]);
+  });
+
+  it('a lag longer than the look-back is not covered: the look-back bounds what it repairs', async () => {
+    const ex = exchange({ fillsLookbackS: 2 });
+    const start = (await ex.fillsSince(null)).cursor;
+    sim.faults.historyLagMs.set('BTC/USD', 10_000);
+    await buy(ex, 'BTC/USD', '0.01');
+    clock += 5_000;
+    const early = await buy(ex, 'ETH/USD', '0.1');
+    const p1 = await ex.fillsSince(start);
+    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    clock += 10_000;
+    expect((await ex.fillsSince(p1.cursor)).fills).toEqual([]);
+  });
+
+  it('more trades than one call fetches: catches up from the cursor, every trade exactly once, and says so', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => { lines.push(String(c)); cb(); } }));
+    // Two pages a call: the oldest page taken can be a short remainder holding only trades of the
+    // one-second overlap, the full page after it moves the cursor.
+    const ex = exchange({ tradePages: 2 }, log);
+    let cursor = (await ex.fillsSince(null)).cursor;
+    const placed: string[] = [];
+    for (let i = 0; i < 160; i++) {
+      placed.push(await buy(ex, 'ETH/USD', '0.01'));
+      clock += 200; // Kraken's `start` is second-grained: a catch-up needs fewer than a page of trades per second
+    }
+    const got: string[] = [];
+    for (let call = 0; call < 20; call++) {
+      const page = await ex.fillsSince(cursor);
+      got.push(...page.fills.map((f) => f.clientOrderId!));
+      if (page.cursor === cursor) break;
+      cursor = page.cursor;
+    }
+    expect(got).toEqual(placed);
+    expect(lines.some((l) => l.includes('fills look-back skipped for one call'))).toBe(true);
+  });
+
+  it('rejects a negative look-back', () => {
+    expect(() => exchange({ fillsLookbackS: -1 })).toThrow(/fillsLookbackS/);
+  });
+});
