@@ -15,7 +15,8 @@
 //   4. digest over the state rows (as run_symbol_state__digest) + the generation row + watermarks.
 // It leaves out what a cheaper design could also leave out (newest-row payloads, L2 depth, window
 // aggregates, regimes), so it is a LOWER bound: a real refresh cannot be cheaper on this data.
-// `npm run bench -- refresh-floor` (BENCH_FLOOR_ITERATIONS, default 40).
+// `npm run bench -- refresh-floor` (BENCH_FLOOR_ITERATIONS, default 40). BENCH_FLOOR_PROFILE=1 prints the
+// per-node plan (auto_explain, analyze + timing + buffers) of the last measured skeleton refresh to stderr.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -26,6 +27,7 @@ import { backendCpuMs, CADENCE_S, calibrate, insertRows, loadHistory, NEW_ROWS, 
 const ITERATIONS = Number(process.env.BENCH_FLOOR_ITERATIONS ?? 40);
 const WARMUP_ITERATIONS = 5;
 const RAW_ROWS = 1_000_000; // small raw tables: size independence is shown by bench/refresh.ts
+const PROFILE = Boolean(process.env.BENCH_FLOOR_PROFILE);
 const log = (msg: string) => process.stderr.write(`[bench refresh-floor] ${msg}\n`);
 
 // Step 1: per table, typed aggregates per (symbol, 10-s bucket) over the txid range; one row per
@@ -265,6 +267,7 @@ try {
   await floorC.connect();
   await realC.connect();
   const [floorPid, realPid] = [await pidOf(floorC), await pidOf(realC)];
+  floorC.on('notice', (m) => process.stderr.write(`[profile] ${m.message ?? ''}\n`));
   const { rows } = await pool.query(`select run_id from ingest_run__start('{"bench":"refresh-floor"}', 'bench', 'bench')`);
   const run = Number(rows[0].run_id);
   await pool.query(`select * from refresh_run_symbol_state($1, $2)`, [run, new Date(T0)]);
@@ -302,6 +305,9 @@ try {
     // set moving like production); the order alternates, since the first reader of fresh rows
     // also sets their hint bits.
     const floorFirst = i % 2 === 0;
+    const profile = PROFILE && i === WARMUP_ITERATIONS + ITERATIONS - 1;
+    if (profile) await floorC.query(`load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
+      set auto_explain.log_analyze = on; set auto_explain.log_buffers = on; set auto_explain.log_timing = on; set auto_explain.log_level = notice`);
     let f: FloorSample, r: RealSample;
     if (floorFirst) {
       f = await floorRefresh(floorC, floorPid, run, now, true);
@@ -310,6 +316,7 @@ try {
       r = await realRefresh(realC, realPid, run, now, true);
       f = await floorRefresh(floorC, floorPid, run, now, false);
     }
+    if (profile) await floorC.query(`set auto_explain.log_min_duration = -1`);
     if (f.rowsRead !== r.rowsRead || f.symbols !== SYMBOLS) throw new Error(`floor read ${f.rowsRead} rows / ${f.symbols} symbols, real ${r.rowsRead}`);
     f.moved = r.recomputed > 0; // the windows moved (every 5th refresh): the floor prunes then
     const [p1, p12, pr] = await parts(floorC, run, f, now);
