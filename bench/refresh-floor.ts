@@ -15,8 +15,8 @@
 //   4. digest over the state rows (as run_symbol_state__digest) + the generation row + watermarks.
 // It leaves out what a cheaper design could also leave out (newest-row payloads, L2 depth, window
 // aggregates, regimes), so it is a LOWER bound: a real refresh cannot be cheaper on this data.
-// `npm run bench -- refresh-floor` (BENCH_FLOOR_ITERATIONS, default 40). BENCH_FLOOR_PROFILE=1 prints the
-// per-node plan (auto_explain, analyze + timing + buffers) of the last measured skeleton refresh to stderr.
+// `npm run bench -- refresh-floor` (BENCH_FLOOR_ITERATIONS, default 40). BENCH_FLOOR_PROFILE=1 adds one
+// iteration, not counted, whose skeleton refresh prints its per-node plan (auto_explain: analyze, timing, buffers).
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -272,7 +272,7 @@ try {
   const run = Number(rows[0].run_id);
   await pool.query(`select * from refresh_run_symbol_state($1, $2)`, [run, new Date(T0)]);
   const loopRows = (WARMUP_ITERATIONS + ITERATIONS) * NEW_ROWS;
-  const history = Math.max(0, RAW_ROWS - loopRows - (150 * NEW_ROWS) / 5);
+  const history = Math.max(0, RAW_ROWS - loopRows - 150 * SYMBOLS); // 150 rows per symbol fill the window
   log(`loading ${history.toLocaleString('en')} history rows`);
   await loadHistory(pool, run, history, -10 * 86_400, 900, log);
   // the floor starts where the real refresh does (history marked as already refreshed)
@@ -295,7 +295,7 @@ try {
   const part1: number[] = [];
   const part12: number[] = [];
   const realRawPass: number[] = [];
-  for (let i = 0; i < WARMUP_ITERATIONS + ITERATIONS; i++) {
+  for (let i = 0; i < WARMUP_ITERATIONS + ITERATIONS + (PROFILE ? 1 : 0); i++) {
     await insertRows(pool, run, clock.s, CADENCE_S, PER_SYMBOL, clock.tradeId);
     clock.tradeId += PER_SYMBOL.trades;
     clock.s += CADENCE_S;
@@ -305,7 +305,7 @@ try {
     // set moving like production); the order alternates, since the first reader of fresh rows
     // also sets their hint bits.
     const floorFirst = i % 2 === 0;
-    const profile = PROFILE && i === WARMUP_ITERATIONS + ITERATIONS - 1;
+    const profile = PROFILE && i === WARMUP_ITERATIONS + ITERATIONS;
     if (profile) await floorC.query(`load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
       set auto_explain.log_analyze = on; set auto_explain.log_buffers = on; set auto_explain.log_timing = on; set auto_explain.log_level = notice`);
     let f: FloorSample, r: RealSample;
@@ -320,7 +320,7 @@ try {
     if (f.rowsRead !== r.rowsRead || f.symbols !== SYMBOLS) throw new Error(`floor read ${f.rowsRead} rows / ${f.symbols} symbols, real ${r.rowsRead}`);
     f.moved = r.recomputed > 0; // the windows moved (every 5th refresh): the floor prunes then
     const [p1, p12, pr] = await parts(floorC, run, f, now);
-    if (i < WARMUP_ITERATIONS) continue;
+    if (i < WARMUP_ITERATIONS || profile) continue;
     floor.push(f);
     real.push(r);
     part1.push(p1);
