@@ -5,7 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 /** Variables whose values must never be echoed (logs, errors, database). */
-export const SECRET_VARIABLES = new Set(['KRAKEN_API_KEY', 'KRAKEN_API_SECRET', 'KRAKEN_L3_TOKEN']);
+export const SECRET_VARIABLES = new Set(['KRAKEN_API_KEY', 'KRAKEN_API_SECRET', 'KRAKEN_L3_TOKEN', 'DASHBOARD_TOKEN']);
 
 const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], {
@@ -64,6 +64,8 @@ export const configSchema = z.object({
   // Read-only dashboard (src/dashboard): loopback by default, as it shows orders and money without a login.
   DASHBOARD_HOST: bindHost.default('127.0.0.1'),
   DASHBOARD_PORT: dashboardPort.default('8780'),
+  // A shared secret the page asks for (once per browser: /?token=…, then a cookie); required off loopback.
+  DASHBOARD_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & {

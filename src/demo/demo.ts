@@ -99,12 +99,12 @@ async function startDemoDashboard(cfg: Config, ingestUrl: string, decisionUrl: s
     return null;
   }
   try {
-    const d = await startDashboard({ host: cfg.DASHBOARD_HOST, port: cfg.DASHBOARD_PORT, ingestUrl, decisionUrl });
+    const d = await startDashboard({ host: cfg.DASHBOARD_HOST, port: cfg.DASHBOARD_PORT, ingestUrl, decisionUrl, token: cfg.DASHBOARD_TOKEN });
     say(`dashboard on ${d.url}`);
     return d;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    say(`dashboard not started: ${cfg.DASHBOARD_HOST}:${cfg.DASHBOARD_PORT}: ${e.code ?? e.message} (set DASHBOARD_PORT, or off)`);
+    say(`dashboard not started: ${cfg.DASHBOARD_HOST}:${cfg.DASHBOARD_PORT}: ${e.code ?? e.message}${e.code ? ' (set DASHBOARD_PORT, or off)' : ''}`);
     return null;
   }
 }
