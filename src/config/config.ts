@@ -61,7 +61,7 @@ export const configSchema = z.object({
   KRAKEN_WS_AUTH_URL: wsUrl.optional(),
   KRAKEN_API_KEY: z.string().min(1).optional(),
   KRAKEN_API_SECRET: z.string().min(1).optional(),
-  // Read-only dashboard (src/dashboard): loopback by default, as it shows orders and money without a login.
+  // Read-only dashboard (src/dashboard): loopback by default, as it shows orders and money; elsewhere only with a token.
   DASHBOARD_HOST: bindHost.default('127.0.0.1'),
   DASHBOARD_PORT: dashboardPort.default('8780'),
   // A shared secret the page asks for (once per browser: /?token=…, then a cookie); required off loopback.
