@@ -187,13 +187,13 @@ export class KrakenExchange implements Exchange {
     // Look back `lookback` seconds behind the cursor for trades listed late, one more second because
     // Kraken's `start` is exclusive and second-grained in practice, then drop the ids the cursor has seen.
     let from = c ? new Dec(c.time).minus(this.lookback) : null;
-    let fetched = await this.tradesFrom(from);
+    let fetched = { ...(await this.tradesFrom(from)), catchUp: false };
     if (fetched.partial && c && this.lookback.gt(0)) {
       // More trades since the look-back start than one call takes: its oldest pages would be trades
       // already seen and the cursor could not move. Catch up from the cursor itself this time.
       this.log?.warn({ lookback_s: this.lookback.toFixed(), cursor_time: c.time }, 'fills look-back skipped for one call: more trades than one call fetches');
       from = new Dec(c.time);
-      fetched = await this.tradesFrom(from);
+      fetched = { ...(await this.tradesFrom(from)), catchUp: true };
     }
     const seen = new Set(c?.ids ?? []);
     const fresh = [...fetched.trades.entries()]
@@ -206,13 +206,17 @@ export class KrakenExchange implements Exchange {
     let newest = c ? new Dec(c.time) : null;
     for (const [, t] of fresh) if (!newest || new Dec(t.time).gt(newest)) newest = new Dec(t.time);
     if (!newest) return { fills, cursor: 't:0:' };
-    // Normally the fetch started at or before the window's start (newest >= the cursor's time), so it
-    // holds every trade of the window. Only ids seen before or returned now count as seen: after a
-    // catch-up call a trade of the window may have been fetched but not returned.
+    // Seen from now on: the ids seen before or returned now that lie in the new window. A normal call
+    // fetched from before the new window's start (newest >= the cursor's time), so a seen id it did not
+    // fetch is older than the window and is dropped. A catch-up call fetched from the cursor's time only:
+    // a seen id it did not fetch may still be inside the window, so it is kept (the next normal call
+    // drops it once it is older). A trade fetched but not returned (before the catch-up start) is not
+    // seen: a later call returns it.
     const windowStart = newest.minus(this.lookback);
     const returned = new Set(fresh.map(([id]) => id));
     const ids: string[] = [];
     for (const [id, t] of fetched.trades) if ((seen.has(id) || returned.has(id)) && new Dec(t.time).gte(windowStart)) ids.push(id);
+    if (fetched.catchUp) for (const id of seen) if (!fetched.trades.has(id)) ids.push(id);
     return { fills, cursor: formatCursor({ time: str(newest), ids: ids.sort() }) };
   }
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { KrakenExchange } from '../../../src/exchange/kraken-exchange.ts';
 import { createSimulatorExchange } from '../../../src/exchange/simulator.ts';
 import { ManualPriceSource, generateSimCredentials, startPrivateRestServer, type PrivateRestServer } from '../../../src/sim/private/index.ts';
+import { Prng } from '../../../src/sim/prng.ts';
 
 const creds = generateSimCredentials();
 let sim: PrivateRestServer;
@@ -113,6 +114,48 @@ describe('fills listed late by TradesHistory', () => {
     }
     expect(got).toEqual(placed);
     expect(lines.some((l) => l.includes('fills look-back skipped for one call'))).toBe(true);
+  });
+
+  it('random trades, lags below the look-back and polls at random times: every trade returned exactly once', async () => {
+    // Several seeds, small pages (so the catch-up path runs too): the union of what the polls return
+    // must be exactly the venue's trades, in no particular order, none twice.
+    for (const seed of ['a', 'b', 'c']) {
+      const rnd = new Prng(`fills-lag-${seed}`);
+      const ex = exchange({ tradePages: 2 });
+      // Catch up with the earlier tests' trades first (a call takes at most two pages).
+      let cursor: string | null = null;
+      for (let call = 0; call < 30; call++) {
+        const page: { cursor: string } = await ex.fillsSince(cursor);
+        if (page.cursor === cursor) break;
+        cursor = page.cursor;
+      }
+      const before = new Set(sim.venue(creds.apiKey).allTrades().map((t) => t.txid));
+      for (const s of ['BTC/USD', 'ETH/USD', 'SOL/USD']) sim.faults.historyLagMs.set(s, rnd.int(30_000));
+      prices.setQuote('SOL/USD', '149.99', '150.01', '1000000');
+      const got: string[] = [];
+      for (let i = 0; i < 120; i++) {
+        const [symbol, qty] = ([['BTC/USD', '0.01'], ['ETH/USD', '0.01'], ['SOL/USD', '0.1']] as const)[rnd.int(3)]!;
+        await buy(ex, symbol, qty);
+        clock += rnd.int(1_500);
+        if (rnd.chance(0.3)) {
+          const page = await ex.fillsSince(cursor);
+          got.push(...page.fills.map((f) => f.tradeId));
+          cursor = page.cursor;
+        }
+      }
+      clock += 31_000; // every trade listed now
+      for (let call = 0; call < 30; call++) {
+        const page = await ex.fillsSince(cursor);
+        got.push(...page.fills.map((f) => f.tradeId));
+        if (page.cursor === cursor) break;
+        cursor = page.cursor;
+      }
+      const all = sim.venue(creds.apiKey).allTrades().map((t) => t.txid).filter((id) => !before.has(id));
+      expect(all).toHaveLength(120);
+      expect(new Set(got).size).toBe(got.length);
+      expect([...got].sort()).toEqual([...all].sort());
+      sim.faults.clear();
+    }
   });
 
   it('rejects a negative look-back', () => {
