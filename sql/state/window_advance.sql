@@ -2,15 +2,19 @@
 -- symbol's window cache from its ≤ 30 buckets (state__window_cache), the refresh first moves
 -- the caches that are valid for a bucket_now at most p_max_buckets behind: what left a window
 -- is subtracted from the additive fields, and the fields that depend on a window's first
--- bucket are fixed from the few buckets involved (index probes on state_buckets):
+-- bucket are fixed from the few buckets involved. All symbols' buckets are read together
+-- (time-index ranges joined by hash); per-symbol index probes only where the usual bucket is
+-- missing:
 --   leaving buckets   [old from_5m, new from_5m) and [old from_1m, new from_1m), with their
 --                     returns as the old windows computed them (lag within the leaving set:
 --                     the first of each set is the old window's first bucket, own open);
---   f5 / f1           the new first bucket of each window: its return is now from its own open
---                     (before: from the last leaving bucket's close, if that one was priced);
---   fp5 / fp1         the new first priced bucket and its open (the return base), probed only
---                     when the old one left;
---   min trade id      probed on state_buckets_min_id_idx only when a leaving bucket held it.
+--   f5 / f1           the new first bucket of each window, the one at its new start (else a
+--                     probe): its return is now from its own open (before: from the last
+--                     leaving bucket's close, if that one was priced);
+--   fp5 / fp1         the new first priced bucket and its open (the return base), when the old
+--                     one left: f5 / f1 if priced, else a probe;
+--   min trade id      probed on state_buckets_min_id_idx only when a leaving bucket held the
+--                     smallest or largest id.
 -- Sums of numerics are stored with trim_scale (also by the definition and the delta path), so
 -- a difference has the same text as a fresh sum. What this rule cannot prove exact stays
 -- stale and state__window_cache_refresh recomputes it: buckets after the old bucket_now
@@ -22,20 +26,29 @@ returns integer
 language plpgsql
 volatile
 set plan_cache_mode = force_generic_plan
--- the probes are per-symbol index scans with LIMIT 1 (the caller turns nested loops off)
-set enable_nestloop = on
+-- Whole per-symbol sets are joined by hash, whatever the row estimates (a generic plan made before
+-- the working set was analysed estimates 1 row and rescanned every bucket per symbol). The few
+-- per-symbol probes are LATERAL (a nested loop by necessity) and gated, so they run only for the
+-- symbols that need them.
+set enable_nestloop = off
+set enable_mergejoin = off
 as $$
 declare
   v_now timestamptz;
   v_from_1m timestamptz;
   v_from_5m timestamptz;
   v_n integer;
+  v_lo5 timestamptz;
+  v_lo1 timestamptz;
 begin
   select w.bucket_now, w.from_1m, w.from_5m into v_now, v_from_1m, v_from_5m from kapitaal.state__windows(p_now) w;
   -- beyond 24 buckets the leaving sets of the two windows would overlap
   if p_max_buckets < 1 or p_max_buckets > 24 then
     raise exception 'state__window_advance: p_max_buckets must be in 1..24 (got %)', p_max_buckets using errcode = '22023';
   end if;
+  -- the oldest start of a window these caches can have: the leaving buckets are one time-index range
+  v_lo5 := v_from_5m - p_max_buckets * kapitaal.state__bucket_width();
+  v_lo1 := v_from_1m - p_max_buckets * kapitaal.state__bucket_width();
   with o as materialized (
     -- caches valid for an earlier bucket_now, not too far behind, with no bucket after it (w_last_start
     -- null: the symbol has no bucket at all, and its empty windows stay empty)
@@ -56,18 +69,31 @@ begin
            b.l3_touch_adds + b.l3_touch_deletes as touch,
            nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
            nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
-      from o
-      join kapitaal.state_buckets b
-        on b.run_id = p_run_id and b.symbol = o.symbol and b.bucket_start >= o.of5 and b.bucket_start < v_from_5m
+      from kapitaal.state_buckets b
+      join o on o.symbol = b.symbol
+     where b.run_id = p_run_id and b.bucket_start >= v_lo5 and b.bucket_start < v_from_5m and b.bucket_start >= o.of5
     union all
     select o.symbol, false, b.bucket_start, b.trade_n, b.trade_quote_volume, b.trade_buy_quote_volume,
            b.trade_min_id, b.trade_max_id, b.l2_bad_n, b.l2_snapshot_n, b.l3_bad_n,
            b.l3_touch_adds + b.l3_touch_deletes,
            nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0),
            nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0)
-      from o
-      join kapitaal.state_buckets b
-        on b.run_id = p_run_id and b.symbol = o.symbol and b.bucket_start >= o.of1 and b.bucket_start < v_from_1m
+      from kapitaal.state_buckets b
+      join o on o.symbol = b.symbol
+     where b.run_id = p_run_id and b.bucket_start >= v_lo1 and b.bucket_start < v_from_1m and b.bucket_start >= o.of1
+  ), c5 as (
+    -- the buckets that start each new window: usually its new first bucket (and its first priced one)
+    select b.symbol, b.bucket_start,
+           nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
+           nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
+      from kapitaal.state_buckets b
+     where b.run_id = p_run_id and b.bucket_start = v_from_5m
+  ), c1 as (
+    select b.symbol, b.bucket_start,
+           nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
+           nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
+      from kapitaal.state_buckets b
+     where b.run_id = p_run_id and b.bucket_start = v_from_1m
   ), lr as (
     -- each leaving bucket's return as its old window computed it (r5 for out5, r1 for the others)
     select lb.*,
@@ -99,7 +125,7 @@ begin
            max(lr.trade_max_id) filter (where lr.out5) as max_id5
       from lr
      group by lr.symbol
-  ), x as (
+  ), x0 as (
     select o.*, coalesce(la.n_out5, 0) as n_out5, coalesce(la.n_out1, 0) as n_out1,
            coalesce(la.priced_out5, 0) as priced_out5,
            la.last_close5, la.last_close1, coalesce(la.rr5, 0) as rr5, coalesce(la.ra5, 0) as ra5,
@@ -108,20 +134,30 @@ begin
            coalesce(la.l2_bad5, 0) as l2_bad5, coalesce(la.l2_bad1, 0) as l2_bad1, coalesce(la.l2_snap5, 0) as l2_snap5,
            coalesce(la.l3_bad1, 0) as l3_bad1, coalesce(la.touch1, 0) as touch1,
            coalesce(la.min_id5 = o.w_min_id, false) as min_leaves, coalesce(la.max_id5 = o.w_max_id, false) as max_leaves,
-           f5.bucket_start as f5_start, f5.p_open as f5_open, f5.p_close as f5_close,
-           f1.bucket_start as f1_start, f1.p_open as f1_open, f1.p_close as f1_close,
-           fp5.bucket_start as fp5_start, fp5.p_open as fp5_open,
-           fp1.bucket_start as fp1_start, fp1.p_open as fp1_open,
-           mi.trade_min_id as min_id_probe
+           c5.symbol is not null as has_c5, c5.bucket_start as c5_start, c5.p_open as c5_open, c5.p_close as c5_close,
+           c1.symbol is not null as has_c1, c1.bucket_start as c1_start, c1.p_open as c1_open, c1.p_close as c1_close
       from o
       left join la on la.symbol = o.symbol
-      -- the new first bucket of each window (nothing lies after the old bucket_now)
+      left join c5 on c5.symbol = o.symbol
+      left join c1 on c1.symbol = o.symbol
+  ), x1 as (
+    -- the new first bucket of each window (nothing lies after the old bucket_now): the one at the
+    -- window's start, else the first after it (probe)
+    select x0.*,
+           case when x0.has_c5 then x0.c5_start else f5.bucket_start end as f5_start,
+           case when x0.has_c5 then x0.c5_open else f5.p_open end as f5_open,
+           case when x0.has_c5 then x0.c5_close else f5.p_close end as f5_close,
+           case when x0.has_c1 then x0.c1_start else f1.bucket_start end as f1_start,
+           case when x0.has_c1 then x0.c1_open else f1.p_open end as f1_open,
+           case when x0.has_c1 then x0.c1_close else f1.p_close end as f1_close
+      from x0
       left join lateral (
         select b.bucket_start,
                nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
                nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
           from kapitaal.state_buckets b
-         where b.run_id = p_run_id and b.symbol = o.symbol and b.bucket_start >= v_from_5m
+         where not x0.has_c5
+           and b.run_id = p_run_id and b.symbol = x0.symbol and b.bucket_start >= v_from_5m
          order by b.bucket_start limit 1
       ) f5 on true
       left join lateral (
@@ -129,32 +165,42 @@ begin
                nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open,
                nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) as p_close
           from kapitaal.state_buckets b
-         where b.run_id = p_run_id and b.symbol = o.symbol and b.bucket_start >= v_from_1m
+         where not x0.has_c1
+           and b.run_id = p_run_id and b.symbol = x0.symbol and b.bucket_start >= v_from_1m
          order by b.bucket_start limit 1
       ) f1 on true
-      -- the new first priced bucket, only when the old one left the window
+  ), x as (
+    -- the new first priced bucket and its open (the return base), needed only when the old one left:
+    -- the new first bucket when it is priced, else the first priced one after it (probe); the
+    -- smallest trade id left in the window, only when a leaving bucket held the smallest or largest
+    select x1.*,
+           case when x1.f5_close is not null then x1.f5_start else fp5.bucket_start end as fp5_start,
+           case when x1.f5_close is not null then x1.f5_open else fp5.p_open end as fp5_open,
+           case when x1.f1_close is not null then x1.f1_start else fp1.bucket_start end as fp1_start,
+           case when x1.f1_close is not null then x1.f1_open else fp1.p_open end as fp1_open,
+           mi.trade_min_id as min_id_probe
+      from x1
       left join lateral (
         select b.bucket_start, nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open
           from kapitaal.state_buckets b
-         where o.w_fp5_start < v_from_5m
-           and b.run_id = p_run_id and b.symbol = o.symbol and b.bucket_start >= v_from_5m
+         where x1.w_fp5_start < v_from_5m and x1.f5_close is null
+           and b.run_id = p_run_id and b.symbol = x1.symbol and b.bucket_start >= v_from_5m
            and nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) is not null
          order by b.bucket_start limit 1
       ) fp5 on true
       left join lateral (
         select b.bucket_start, nullif(case when b.l2_close is not null then b.l2_open[3] else b.ticker_open[3] end, 0) as p_open
           from kapitaal.state_buckets b
-         where o.w_fp1_start < v_from_1m
-           and b.run_id = p_run_id and b.symbol = o.symbol and b.bucket_start >= v_from_1m
+         where x1.w_fp1_start < v_from_1m and x1.f1_close is null
+           and b.run_id = p_run_id and b.symbol = x1.symbol and b.bucket_start >= v_from_1m
            and nullif(case when b.l2_close is not null then b.l2_close[3] else b.ticker_close[3] end, 0) is not null
          order by b.bucket_start limit 1
       ) fp1 on true
-      -- the smallest trade id left in the window, only when a leaving bucket held the smallest or largest
       left join lateral (
         select b.trade_min_id
           from kapitaal.state_buckets b
-         where (la.min_id5 = o.w_min_id or la.max_id5 = o.w_max_id)
-           and b.run_id = p_run_id and b.symbol = o.symbol and b.trade_min_id is not null
+         where (x1.min_leaves or x1.max_leaves)
+           and b.run_id = p_run_id and b.symbol = x1.symbol and b.trade_min_id is not null
            and b.bucket_start >= v_from_5m
          order by b.trade_min_id limit 1
       ) mi on true

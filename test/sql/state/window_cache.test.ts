@@ -114,7 +114,7 @@ describe('window cache', () => {
 
   it('window moves by subtraction equal the recomputation, and what they cannot prove falls back', async () => {
     const run = await startRun(db.pool);
-    const all = ['REG/USD', 'QTY/USD', 'IDS/USD', 'MIN/USD', 'GAP/USD', 'UNP/USD', 'EMP/USD', 'TRD/USD', 'FUT/USD'];
+    const all = ['REG/USD', 'QTY/USD', 'IDS/USD', 'MIN/USD', 'GAP/USD', 'SPR/USD', 'UNP/USD', 'EMP/USD', 'TRD/USD', 'FUT/USD'];
     const ids = new Map(all.map((s) => [s, 10_000]));
     /** Rows for one symbol over [from, to], one per second, trade ids continuing its own sequence. */
     const put = async (symbol: string, from: number, to: number, o: Partial<Parameters<typeof seed>[3]> = {}) => {
@@ -140,6 +140,8 @@ describe('window cache', () => {
     await put('GAP/USD', 10, 19, { trades: false });
     await put('GAP/USD', 20, 199, tradesOnly);
     await put('GAP/USD', 200, 299);
+    // a sample every 25 s: the new window often starts in a gap (its first bucket by probe)
+    await put('SPR/USD', 10, 299, { step: 25 });
     // priced until 199, trades only after: the newest bucket has no return (fallback while prices remain)
     await put('UNP/USD', 10, 199);
     await put('UNP/USD', 200, 299, tradesOnly);
@@ -157,15 +159,16 @@ describe('window cache', () => {
 
     // [rows until, refresh at, symbols moved by subtraction, symbols recomputed]
     const steps: Array<[number, number, number, number]> = [
-      [309, 310, 5, 4],  // one bucket: IDS (largest id leaves), UNP (unpriced newest), EMP (emptied), FUT (future row) fall back
-      [329, 330, 8, 1],  // two buckets: EMP has no bucket left and moves; UNP still falls back
-      [339, 340, 8, 1],
-      [419, 420, 0, 9],  // eight buckets: beyond p_max_buckets, every symbol is recomputed
-      [429, 430, 8, 1],
+      [309, 310, 6, 4],  // one bucket: IDS (largest id leaves), UNP (unpriced newest), EMP (emptied), FUT (future row) fall back
+      [329, 330, 9, 1],  // two buckets: EMP has no bucket left and moves; UNP still falls back
+      [339, 340, 9, 1],
+      [419, 420, 0, 10], // eight buckets: beyond p_max_buckets, every symbol is recomputed
+      [429, 430, 9, 1],
     ];
     let last = 300;
     for (const [until, now, wantMoved, wantRecomputed] of steps) {
       for (const s of ['REG/USD', 'QTY/USD', 'IDS/USD', 'MIN/USD', 'GAP/USD', 'FUT/USD']) await put(s, last, until);
+      await put('SPR/USD', last, until, { step: 25 });
       await put('UNP/USD', last, until, tradesOnly);
       last = until + 1;
       await settle(db.pool, run);
