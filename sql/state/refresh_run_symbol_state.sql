@@ -84,7 +84,12 @@ begin
   -- Windows that moved by a few buckets since the caches were computed: subtract what left them
   -- (before the merge, whose delta path then applies to the moved caches; the buckets that left
   -- are still there to subtract).
-  symbols_moved := kapitaal.state__window_advance(p_run_id, v_now);
+  -- Skipped while bucket_now is the previous refresh's: every cache is then valid for it already.
+  symbols_moved := 0;
+  if (select w.bucket_now from kapitaal.state__windows(v_prev_now) w)
+     is distinct from (select w.bucket_now from kapitaal.state__windows(v_now) w) then
+    symbols_moved := kapitaal.state__window_advance(p_run_id, v_now);
+  end if;
 
   select m.ticker_rows, m.trade_rows, m.l2_rows, m.l3_rows, m.symbols_changed
     into ticker_rows, trade_rows, l2_rows, l3_rows, symbols_changed
