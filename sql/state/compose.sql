@@ -94,9 +94,12 @@ as $$
      group by r.symbol
   )
   select y.symbol, ag.first5, ag.first1, ag.fp5, ag.fp1, ag.last_start, ag.last_close, ag.prev_close, ag.last_r,
-         coalesce(ag.n5, 0)::integer, ag.open5, ag.open1, ag.close_last, ag.ss5, ag.sa5, ag.ss1,
+         -- sums of numerics without trailing zeros: then a sum kept by additions and subtractions
+         -- (state__merge, state__window_advance) has the same text as this one
+         coalesce(ag.n5, 0)::integer, ag.open5, ag.open1, ag.close_last,
+         trim_scale(ag.ss5), trim_scale(ag.sa5), trim_scale(ag.ss1),
          coalesce(ag.trades_1m, 0)::integer, coalesce(ag.trades_5m, 0)::integer,
-         coalesce(ag.qv_1m, 0), coalesce(ag.qv_5m, 0), coalesce(ag.buy_qv_5m, 0),
+         trim_scale(coalesce(ag.qv_1m, 0)), trim_scale(coalesce(ag.qv_5m, 0)), trim_scale(coalesce(ag.buy_qv_5m, 0)),
          ag.min_id, ag.max_id,
          coalesce(ag.l2_bad_1m, 0)::integer, coalesce(ag.l2_bad_5m, 0)::integer, coalesce(ag.l2_snap_5m, 0)::integer,
          coalesce(ag.l3_bad_1m, 0)::integer, coalesce(ag.touch_1m, 0)::integer
@@ -181,3 +184,7 @@ comment on function kapitaal.state__compose_cached(bigint) is
   'The metric columns of run_symbol_state for every symbol of a run (generation and regime columns null) from '
   'state_symbol_latest: the newest rows and the window cache (w_*), which must be current (state__merge, then '
   'state__window_cache_refresh). Cost: O(symbols).';
+
+-- Window caches written before the sums were stored without trailing zeros (trim_scale above)
+-- are recomputed once, at the next refresh of their run.
+update kapitaal.state_symbol_latest set w_now = null where w_now is not null;

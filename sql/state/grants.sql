@@ -13,6 +13,7 @@ grant execute on function kapitaal.run_symbol_state__recompute(bigint, timestamp
 -- The working-set writer only makes sense inside the refresh.
 revoke all on function kapitaal.state__merge(bigint, xid8, xid8, xid8, xid8, xid8, timestamptz) from public;
 revoke all on function kapitaal.state__window_cache_refresh(bigint, timestamptz, boolean) from public;
+revoke all on function kapitaal.state__window_advance(bigint, timestamptz, integer) from public;
 
 grant select on kapitaal.run_symbol_state, kapitaal.state_generations, kapitaal.state_refresh_watermarks,
   kapitaal.state_refresh_policy, kapitaal.route_freshness_policy, kapitaal.regime_policy,

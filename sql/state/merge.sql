@@ -214,9 +214,11 @@ begin
              o.w_first5_start, o.w_first1_start, o.w_fp5_start, o.w_fp1_start,
              g.last_start, g.last_close, g.prev_close, g.last_r,
              o.w_n5 + g.n_new, o.w_open5, o.w_open1, coalesce(g.close_last, o.w_close_last),
-             o.w_ss5 + g.rr5 - g.old_rr5, o.w_sa5 + g.ra5 - g.old_ra5, o.w_ss1 + g.rr1 - g.old_rr1,
+             -- sums of numerics without trailing zeros, as state__window_cache stores them
+             trim_scale(o.w_ss5 + g.rr5 - g.old_rr5), trim_scale(o.w_sa5 + g.ra5 - g.old_ra5),
+             trim_scale(o.w_ss1 + g.rr1 - g.old_rr1),
              o.w_trades_1m + g.trades_1m, o.w_trades_5m + g.trades_5m,
-             o.w_qv_1m + g.qv_1m, o.w_qv_5m + g.qv_5m, o.w_buy_qv_5m + g.buy_qv_5m,
+             trim_scale(o.w_qv_1m + g.qv_1m), trim_scale(o.w_qv_5m + g.qv_5m), trim_scale(o.w_buy_qv_5m + g.buy_qv_5m),
              least(o.w_min_id, g.min_id), greatest(o.w_max_id, g.max_id),
              o.w_l2_bad_1m + g.l2_bad_1m, o.w_l2_bad_5m + g.l2_bad_5m, o.w_l2_snap_5m + g.l2_snap_5m,
              o.w_l3_bad_1m + g.l3_bad_1m, o.w_touch_1m + g.touch_1m

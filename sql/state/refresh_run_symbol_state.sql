@@ -18,7 +18,8 @@ returns table (
   watermark_to xid8,
   state_digest text,
   duration_ms numeric,
-  symbols_recomputed integer
+  symbols_recomputed integer,
+  symbols_moved integer
 )
 language plpgsql
 volatile
@@ -80,6 +81,16 @@ begin
   v_gen := nextval('kapitaal.state_generation_seq');
   select * into v_policy from kapitaal.regime_policy where policy = 'default';
 
+  -- Windows that moved by a few buckets since the caches were computed: subtract what left them
+  -- (before the merge, whose delta path then applies to the moved caches; the buckets that left
+  -- are still there to subtract).
+  -- Skipped while bucket_now is the previous refresh's: every cache is then valid for it already.
+  symbols_moved := 0;
+  if (select w.bucket_now from kapitaal.state__windows(v_prev_now) w)
+     is distinct from (select w.bucket_now from kapitaal.state__windows(v_now) w) then
+    symbols_moved := kapitaal.state__window_advance(p_run_id, v_now);
+  end if;
+
   select m.ticker_rows, m.trade_rows, m.l2_rows, m.l3_rows, m.symbols_changed
     into ticker_rows, trade_rows, l2_rows, l3_rows, symbols_changed
     from kapitaal.state__merge(p_run_id, v_lo_ticker, v_lo_trade, v_lo_l2, v_lo_l3,
@@ -89,7 +100,8 @@ begin
   delete from kapitaal.state_buckets b where b.run_id = p_run_id and b.bucket_start < v_from;
   get diagnostics buckets_deleted = row_count;
 
-  -- Window caches the merge could not update by deltas (windows moved, late rows, new symbols).
+  -- Window caches neither moved nor updated by deltas (windows moved further or in a way the
+  -- subtraction cannot prove exact, late or future rows, new symbols).
   symbols_recomputed := kapitaal.state__window_cache_refresh(p_run_id, v_now, true);
 
   -- MERGE, not INSERT … ON CONFLICT: the existing rows are matched by one hash join instead of a
@@ -176,5 +188,6 @@ comment on function kapitaal.refresh_run_symbol_state(bigint, timestamptz) is
   'with txid in [watermark, raw_txid_horizon()) per table, so a row is folded in once, after its transaction finished, '
   'however late it commits. Cost: O(new rows + buckets in the 5-minute window + symbols). Rewrites all rows of the run '
   'with a new generation_id, records the generation in state_generations and returns the outcome (symbols_recomputed: '
-  'symbols whose window aggregates were recomputed from their buckets instead of updated by deltas). Effective time is '
+  'symbols whose window aggregates were recomputed from their buckets instead of updated by deltas; symbols_moved: '
+  'symbols whose windows moved by subtraction, state__window_advance). Effective time is '
   'greatest(p_now, previous refresh time). Must run in READ COMMITTED.';

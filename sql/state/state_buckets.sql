@@ -24,6 +24,13 @@ create table if not exists kapitaal.state_buckets (
   primary key (run_id, symbol, bucket_start)
 );
 create index if not exists state_buckets_time_idx on kapitaal.state_buckets (run_id, bucket_start);
+-- The smallest trade id of a symbol's window after buckets left it, by one index probe
+-- (state__window_advance). Partial: buckets without trades never need it, and an update that
+-- leaves trade_min_id unchanged (the usual one: ids ascend) stays HOT.
+create index if not exists state_buckets_min_id_idx on kapitaal.state_buckets (run_id, symbol, trade_min_id)
+  where trade_min_id is not null;
+comment on index kapitaal.state_buckets_min_id_idx is
+  'Smallest trade_min_id of a symbol''s window by one probe, when the bucket holding it left the window (state__window_advance).';
 
 comment on table kapitaal.state_buckets is
   'Ingest-only: per run, symbol and 10-second bucket (bucket_start = date_bin(10 s, received_at)), the aggregates the '

@@ -34,6 +34,8 @@ export interface Outcome {
   state_digest: string;
   duration_ms: number;
   symbols_recomputed: number;
+  /** Symbols whose windows moved by subtraction (state__window_advance). */
+  symbols_moved: number;
 }
 
 export async function refresh(q: Q, runId: number, nowSec?: number): Promise<Outcome> {
