@@ -1,6 +1,0 @@
---!include state/state_buckets.sql
---!include state/compose.sql
---!include state/merge.sql
---!include state/window_advance.sql
---!include state/refresh_run_symbol_state.sql
---!include state/grants.sql
