@@ -47,21 +47,30 @@ export function isValidClientOrderId(id: string): boolean {
 }
 
 /**
- * The newest trade time seen, and the ids seen from `time - lookback` on (a cursor written before the
- * look-back existed holds only the ids at `time`; the overlap then returns a few known trades once,
- * which the fills inbox drops as duplicates).
+ * The newest trade time seen, and each trade seen from `time - lookback` on with its time
+ * (`t:<time>:<id>@<time>,…`). In a cursor written before the look-back existed the ids carry no time:
+ * they were the trades at `time`, and are read so.
  */
-interface Cursor { time: string; ids: string[] }
+interface Cursor { time: string; seen: Map<string, Dec> }
 
 function parseCursor(cursor: string | null): Cursor | null {
   if (cursor === null || cursor === '') return null;
   const m = /^t:(\d+(?:\.\d+)?):(.*)$/.exec(cursor);
   if (!m) throw new InvalidArgumentsError('fillsSince', 'malformed cursor', 'invalid', false);
-  return { time: m[1]!, ids: m[2] ? m[2].split(',') : [] };
+  const time = m[1]!;
+  const seen = new Map<string, Dec>();
+  for (const entry of m[2] ? m[2].split(',') : []) {
+    const at = entry.lastIndexOf('@');
+    const t = at < 0 ? time : entry.slice(at + 1);
+    if (!/^\d+(?:\.\d+)?$/.test(t)) throw new InvalidArgumentsError('fillsSince', 'malformed cursor', 'invalid', false);
+    seen.set(at < 0 ? entry : entry.slice(0, at), new Dec(t));
+  }
+  return { time, seen };
 }
 
 function formatCursor(c: Cursor): string {
-  return `t:${c.time}:${c.ids.join(',')}`;
+  const entries = [...c.seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, t]) => `${id}@${str(t)}`);
+  return `t:${c.time}:${entries.join(',')}`;
 }
 
 export class KrakenExchange implements Exchange {
@@ -187,42 +196,37 @@ export class KrakenExchange implements Exchange {
     // Look back `lookback` seconds behind the cursor for trades listed late, one more second because
     // Kraken's `start` is exclusive and second-grained in practice, then drop the ids the cursor has seen.
     let from = c ? new Dec(c.time).minus(this.lookback) : null;
-    let fetched = { ...(await this.tradesFrom(from)), catchUp: false };
+    let fetched = await this.tradesFrom(from);
     if (fetched.partial && c && this.lookback.gt(0)) {
       // More trades since the look-back start than one call takes: its oldest pages would be trades
       // already seen and the cursor could not move. Catch up from the cursor itself this time.
       this.log?.warn({ lookback_s: this.lookback.toFixed(), cursor_time: c.time }, 'fills look-back skipped for one call: more trades than one call fetches');
       from = new Dec(c.time);
-      fetched = { ...(await this.tradesFrom(from)), catchUp: true };
+      fetched = await this.tradesFrom(from);
     }
-    const seen = new Set(c?.ids ?? []);
+    const seen = c?.seen ?? new Map<string, Dec>();
     const fresh = [...fetched.trades.entries()]
       .filter(([id, t]) => !seen.has(id) && (from === null || new Dec(t.time).gte(from)))
       .sort(([ia, a], [ib, b]) => new Dec(a.time).cmp(new Dec(b.time)) || (ia < ib ? -1 : ia > ib ? 1 : 0));
     await this.learnOrders(fresh.map(([, t]) => t.ordertxid));
     const fills: Fill[] = [];
     for (const [id, t] of fresh) fills.push(await this.toFill(id, t));
-    // The next cursor: the newest time of all, and every id seen inside its look-back window.
+    // The next cursor: the newest time of all, and every trade seen before or returned now that lies
+    // inside its look-back window. A trade fetched but not returned (before a catch-up's start) is not
+    // seen: a later call returns it.
     let newest = c ? new Dec(c.time) : null;
     for (const [, t] of fresh) if (!newest || new Dec(t.time).gt(newest)) newest = new Dec(t.time);
     if (!newest) return { fills, cursor: 't:0:' };
-    // Seen from now on: the ids seen before or returned now that lie in the new window. A normal call
-    // fetched from before the new window's start (newest >= the cursor's time), so a seen id it did not
-    // fetch is older than the window and is dropped. A catch-up call fetched from the cursor's time only:
-    // a seen id it did not fetch may still be inside the window, so it is kept (the next normal call
-    // drops it once it is older). A trade fetched but not returned (before the catch-up start) is not
-    // seen: a later call returns it.
     const windowStart = newest.minus(this.lookback);
-    const returned = new Set(fresh.map(([id]) => id));
-    const ids: string[] = [];
-    for (const [id, t] of fetched.trades) if ((seen.has(id) || returned.has(id)) && new Dec(t.time).gte(windowStart)) ids.push(id);
-    if (fetched.catchUp) for (const id of seen) if (!fetched.trades.has(id)) ids.push(id);
-    return { fills, cursor: formatCursor({ time: str(newest), ids: ids.sort() }) };
+    const next = new Map<string, Dec>();
+    for (const [id, t] of seen) if (t.gte(windowStart)) next.set(id, t);
+    for (const [id, t] of fresh) if (new Dec(t.time).gte(windowStart)) next.set(id, new Dec(t.time));
+    return { fills, cursor: formatCursor({ time: str(newest), seen: next }) };
   }
 
   fillsCursorAt(time: Date): string {
     // No ids seen: every trade from `time` on is returned (again); the inbox drops duplicates.
-    return formatCursor({ time: new Dec(Math.max(0, Math.floor(time.getTime() / 1000))).toFixed(), ids: [] });
+    return formatCursor({ time: new Dec(Math.max(0, Math.floor(time.getTime() / 1000))).toFixed(), seen: new Map() });
   }
 
   /** TradesHistory from `from` (minus one second) on; `partial` when more pages exist than one call takes. */

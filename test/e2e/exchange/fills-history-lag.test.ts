@@ -158,6 +158,27 @@ describe('fills listed late by TradesHistory', () => {
     }
   });
 
+  it('reads a cursor written before the look-back (ids without times: the trades at its time); refuses a malformed one', async () => {
+    const ex = exchange();
+    const start = (await ex.fillsSince(null)).cursor;
+    const a = await buy(ex, 'ETH/USD', '0.1');
+    clock += 1_000;
+    const b = await buy(ex, 'ETH/USD', '0.1');
+    const page = await ex.fillsSince(start);
+    expect(page.fills.map((f) => f.clientOrderId)).toEqual([a, b]);
+    const m = /^t:([\d.]+):(.*)$/.exec(page.cursor)!;
+    const entries = new Map(m[2]!.split(',').map((e) => e.split('@') as [string, string]));
+    const [aId, bId] = page.fills.map((f) => f.tradeId);
+    expect(entries.get(bId!)).toBe(m[1]); // every seen trade with its time; b is the newest
+    expect(Number(entries.get(aId!))).toBeLessThan(Number(m[1]));
+    // Old format: only the trade at the cursor's time (b), without '@time'. The trades inside the
+    // look-back that it does not list (a among them) come once more, the inbox drops them; b does not.
+    const again = (await ex.fillsSince(`t:${m[1]}:${bId}`)).fills.map((f) => f.tradeId);
+    expect(again).toContain(aId);
+    expect(again).not.toContain(bId);
+    await expect(ex.fillsSince(`t:${m[1]}:${bId}@soon`)).rejects.toThrow(/malformed cursor/);
+  });
+
   it('rejects a negative look-back', () => {
     expect(() => exchange({ fillsLookbackS: -1 })).toThrow(/fillsLookbackS/);
   });
