@@ -1,7 +1,9 @@
 -- The executions feed's wake-up: which jobs an execution report of the exchange makes due now.
 -- REST stays the source of truth (fills__poll reads TradesHistory, order__reconcile the orders);
 -- the feed only makes them run at once instead of at the next reconcile cadence.
-create or replace function kapitaal.execution__wake(p_exec_type text)
+-- p_confirm_after added (migration 000023): the old one-argument signature must go, or calls would be ambiguous.
+drop function if exists kapitaal.execution__wake(text);
+create or replace function kapitaal.execution__wake(p_exec_type text, p_confirm_after interval default interval '1 second')
 returns table (task text, job_id bigint, run_at timestamptz)
 language plpgsql
 volatile
@@ -22,6 +24,16 @@ begin
       from graphile_worker.add_job('fills__poll', '{}'::json, job_key => 'fills__poll', run_at => now(),
                                    max_attempts => 5, job_key_mode => 'preserve_run_at') j;
     return query select 'fills__poll'::text, v_id, v_run_at;
+    -- A fill reported over the feed can reach TradesHistory after the poll just queued has read it:
+    -- one more poll a moment later (its own key; a burst of reports keeps pushing it back, so it runs
+    -- once, p_confirm_after after the last one). Trades listed even later are the fills cursor's
+    -- look-back's and the reconcile cadence's (docs/EXECUTION.md).
+    if p_exec_type in ('trade', 'filled') then
+      select j.id, j.run_at into v_id, v_run_at
+        from graphile_worker.add_job('fills__poll', '{}'::json, job_key => 'fills__poll:confirm', run_at => now() + p_confirm_after,
+                                     max_attempts => 5, job_key_mode => 'replace') j;
+      return query select 'fills__poll'::text, v_id, v_run_at;
+    end if;
   end if;
   -- A closed order also changes status: reconcile now. The pending cadence job is moved forward
   -- (payload kept; a job already due is left alone); it re-queues itself at now + cadence after running.
@@ -49,12 +61,13 @@ begin
   end if;
 end
 $$;
-comment on function kapitaal.execution__wake(text) is
+comment on function kapitaal.execution__wake(text, interval) is
   'Wake-up of the executions feed (src/execution/executions-wake.ts): for an exchange execution report of type trade, filled, '
   'canceled, expired or restated, queues fills__poll now (job key fills__poll, preserve_run_at: an already due poll is never '
-  'postponed); for canceled or expired also makes the pending order__reconcile job due now (reschedule_jobs, payload and '
+  'postponed); for trade and filled also a confirming fills__poll p_confirm_after later (job key fills__poll:confirm, replace: '
+  'a burst of reports gives one, after the last), as TradesHistory can list a fill after the first poll read it; for canceled or expired also makes the pending order__reconcile job due now (reschedule_jobs, payload and '
   'cadence kept), or queues one when none is pending or it is running. Other types (pending_new, new, iceberg_refill, status) '
   'queue nothing. Returns the queued or moved jobs. The fills themselves still come from TradesHistory.';
 
-revoke all on function kapitaal.execution__wake(text) from public;
-grant execute on function kapitaal.execution__wake(text) to kapitaal_execution;
+revoke all on function kapitaal.execution__wake(text, interval) from public;
+grant execute on function kapitaal.execution__wake(text, interval) to kapitaal_execution;

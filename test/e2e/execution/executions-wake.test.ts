@@ -70,6 +70,7 @@ async function restingOrder(): Promise<{ orderId: number; clientOrderId: string 
        p_reference_price => 59990.0, p_now => $5::timestamptz)`,
     [++seq, runId, S, generationId, NOW],
   );
+  await db.pool.query(`delete from graphile_worker._private_jobs where key = 'fills__poll:confirm'`); // an earlier test's
   await runJobs(db.pool, ['order__submit', 'fills__poll']);
   const { rows: [o] } = await db.pool.query('select status from kapitaal.orders where order_id = $1', [r.order_id]);
   expect(o.status).toBe('open');
@@ -91,8 +92,11 @@ describe('executions feed wakes the REST polls', () => {
     expect(cadenceAt.getTime() - (await dbNow()).getTime()).toBeGreaterThan(500_000);
 
     prices.trade(S, { side: 'sell', price: '59980.0', qty: '1' }); // through our price: the rest fills
-    const job = await until(async () => (await jobsOf(db.pool, 'fills__poll'))[0], 'fills__poll queued by the feed');
+    const job = await until(async () => (await jobsOf(db.pool, 'fills__poll')).find((j) => j.key === 'fills__poll'), 'fills__poll queued by the feed');
     expect((job.run_at as Date).getTime()).toBeLessThanOrEqual((await dbNow()).getTime());
+    // and one confirming poll a second later, for a fill TradesHistory lists after the first read
+    const confirm = (await jobsOf(db.pool, 'fills__poll')).find((j) => j.key === 'fills__poll:confirm');
+    expect((confirm!.run_at as Date).getTime()).toBeGreaterThan((await dbNow()).getTime());
     expect(await reconcileRunAt()).toEqual(cadenceAt); // a fill does not touch the reconcile cadence
     expect(cap.lines.some((l) => l.marker === 'EXECUTION_WAKE' && l.exec_type === 'filled')).toBe(true);
 

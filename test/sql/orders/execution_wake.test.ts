@@ -10,7 +10,7 @@ beforeAll(async () => {
   db = await testDatabase('decision');
 });
 beforeEach(async () => {
-  await db.pool.query(`delete from graphile_worker._private_jobs where key in ('fills__poll', 'order__reconcile') or key is null`);
+  await db.pool.query(`delete from graphile_worker._private_jobs where key in ('fills__poll', 'fills__poll:confirm', 'order__reconcile') or key is null`);
 });
 
 const job = async (key: string) =>
@@ -27,10 +27,25 @@ describe('execution__wake', () => {
   it('trade, filled and restated queue fills__poll now and leave the reconcile alone', async () => {
     await db.pool.query(`select graphile_worker.add_job('order__reconcile', '{}'::json, job_key => 'order__reconcile', run_at => now() + interval '600 s')`);
     for (const t of ['trade', 'filled', 'restated']) {
-      expect((await wake(t)).map((r) => r.task)).toEqual(['fills__poll']);
+      expect((await wake(t)).map((r) => r.task)).toEqual(t === 'restated' ? ['fills__poll'] : ['fills__poll', 'fills__poll']);
       expect((await job('fills__poll')).due).toBe(true);
     }
     expect((await job('order__reconcile')).in_s).toBeGreaterThan(500);
+  });
+
+  it('trade and filled also queue one confirming poll a moment later; a burst pushes it back instead of adding more', async () => {
+    const rows = await db.pool.query(`select task, run_at, (run_at - now()) as after from kapitaal.execution__wake('trade', interval '2 seconds')`);
+    expect(rows.rows).toHaveLength(2);
+    const first = await job('fills__poll:confirm');
+    expect(first.in_s).toBeGreaterThan(1.5);
+    expect(first.in_s).toBeLessThanOrEqual(2.01);
+    await db.pool.query(`select pg_sleep(0.05)`);
+    await db.pool.query(`select * from kapitaal.execution__wake('filled', interval '2 seconds')`);
+    const { rows: confirms } = await db.pool.query(`select id, run_at from graphile_worker._private_jobs where key = 'fills__poll:confirm'`);
+    expect(confirms).toHaveLength(1);
+    expect(confirms[0].run_at.getTime()).toBeGreaterThan(first.run_at.getTime());
+    for (const t of ['restated', 'canceled', 'expired', 'new']) await wake(t);
+    expect((await db.pool.query(`select count(*)::int n from graphile_worker._private_jobs where key = 'fills__poll:confirm'`)).rows[0].n).toBe(1);
   });
 
   it('never postpones a fills__poll that is already due', async () => {
@@ -110,8 +125,8 @@ describe('execution__wake', () => {
 
   it('is executable by kapitaal_execution only', async () => {
     const { rows } = await db.pool.query(
-      `select has_function_privilege('kapitaal_execution', 'kapitaal.execution__wake(text)', 'execute') as ex,
-              has_function_privilege('kapitaal_readonly', 'kapitaal.execution__wake(text)', 'execute') as ro`,
+      `select has_function_privilege('kapitaal_execution', 'kapitaal.execution__wake(text, interval)', 'execute') as ex,
+              has_function_privilege('kapitaal_readonly', 'kapitaal.execution__wake(text, interval)', 'execute') as ro`,
     );
     expect(rows[0]).toEqual({ ex: true, ro: false });
   });
