@@ -8,8 +8,9 @@
 // (0-5 s, the same seeded sequence in both modes, so the fill lands at a random phase of the reconcile cadence) a
 // market trade through the price fills it on the simulator; the clock runs from that trade to the moment the fill
 // row is committed in kapitaal.fills (polled every 2 ms). Baseline: the same runtime with the feed off (fills come
-// from the reconcile cadence, as before). Also: execution__wake('trade') per call (median of 500, in-database time
-// from clock_timestamp()).
+// from the reconcile cadence, as before). Also with TradesHistory listing each trade BENCH_FILL_HISTORY_LAG_MS (300)
+// late, with and without the confirming poll. And execution__wake('trade') per call (median of 500, in-database
+// time from clock_timestamp()).
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +26,7 @@ import { startBenchClusters } from './support/clusters.ts';
 import { quantile, table, writeSection, type Row } from './support/report.ts';
 
 const SAMPLES = Number(process.env.BENCH_FILL_SAMPLES ?? 20);
+const LAG_MS = Number(process.env.BENCH_FILL_HISTORY_LAG_MS ?? 300);
 const S = 'BTC/USD';
 const NOW = at(301);
 const log = (m: string) => process.stderr.write(`[bench fill-latency] ${m}\n`);
@@ -51,18 +53,28 @@ async function main() {
     const taskList = await loadTaskList(['order__submit', 'fills__poll', 'order__reconcile']);
     let seq = 0;
 
-    for (const mode of ['feed', 'baseline'] as const) {
-      log(`mode ${mode}: ${SAMPLES} samples`);
+    // 'late': TradesHistory lists each trade LAG_MS after it happened (the simulator's historyLagMs fault), so
+    // the poll the report wakes at once finds nothing; with and without the confirming poll a second later.
+    const modes = [
+      { name: 'executions feed wakes fills__poll', feed: true, lag: 0, confirm: true },
+      { name: `feed, TradesHistory ${LAG_MS} ms late, confirming poll after 1 s`, feed: true, lag: LAG_MS, confirm: true },
+      { name: `feed, TradesHistory ${LAG_MS} ms late, no confirming poll`, feed: true, lag: LAG_MS, confirm: false },
+      { name: 'baseline: reconcile cadence 5 s (feed off)', feed: false, lag: 0, confirm: true },
+    ];
+    for (const mode of modes) {
+      log(`mode ${mode.name}: ${SAMPLES} samples`);
       await decision.query(`delete from graphile_worker._private_jobs`);
+      sim.faults.historyLagMs.clear();
+      if (mode.lag) sim.faults.historyLagMs.set(S, mode.lag);
       setup = await initExecution({
         cfg: { TRADING_MODE: 'paper', KRAKEN_REST_URL: sim.url, KRAKEN_API_KEY: creds.apiKey, KRAKEN_API_SECRET: creds.apiSecret, KRAKEN_WS_AUTH_URL: undefined },
         env: { KAPITAAL_EXCHANGE: 'simulator' },
         decisionPool: decision,
         log: createLogger('warn'),
-        executionsFeed: mode === 'feed' ? {} : false,
+        executionsFeed: mode.feed ? { confirmPollMs: mode.confirm ? 1000 : null } : false,
       });
       setup.context.now = () => new Date(NOW);
-      if (mode === 'feed') await setup.feed!.whenSubscribed();
+      if (mode.feed) await setup.feed!.whenSubscribed();
       const events: WorkerEvents = new EventEmitter();
       // pollInterval as the engine's workers (src/worker/engine-workers.ts); new jobs come by LISTEN/NOTIFY.
       runner = await run({ pgPool: decision, taskList, concurrency: 2, events, pollInterval: 500, noHandleSignals: true, logger: quiet });
@@ -102,7 +114,7 @@ async function main() {
       ms.sort((a, b) => a - b);
       const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
       results.push({
-        mode: mode === 'feed' ? 'executions feed wakes fills__poll' : 'baseline: reconcile cadence 5 s (feed off)',
+        mode: mode.name,
         samples: ms.length,
         p50_ms: quantile(ms, 0.5).toFixed(1),
         p90_ms: quantile(ms, 0.9).toFixed(1),

@@ -28,7 +28,7 @@ begin
     -- one more poll a moment later (its own key; a burst of reports keeps pushing it back, so it runs
     -- once, p_confirm_after after the last one). Trades listed even later are the fills cursor's
     -- look-back's and the reconcile cadence's (docs/EXECUTION.md).
-    if p_exec_type in ('trade', 'filled') then
+    if p_exec_type in ('trade', 'filled') and p_confirm_after is not null then
       select j.id, j.run_at into v_id, v_run_at
         from graphile_worker.add_job('fills__poll', '{}'::json, job_key => 'fills__poll:confirm', run_at => now() + p_confirm_after,
                                      max_attempts => 5, job_key_mode => 'replace') j;
@@ -65,7 +65,8 @@ comment on function kapitaal.execution__wake(text, interval) is
   'Wake-up of the executions feed (src/execution/executions-wake.ts): for an exchange execution report of type trade, filled, '
   'canceled, expired or restated, queues fills__poll now (job key fills__poll, preserve_run_at: an already due poll is never '
   'postponed); for trade and filled also a confirming fills__poll p_confirm_after later (job key fills__poll:confirm, replace: '
-  'a burst of reports gives one, after the last), as TradesHistory can list a fill after the first poll read it; for canceled or expired also makes the pending order__reconcile job due now (reschedule_jobs, payload and '
+  'a burst of reports gives one, after the last; none when p_confirm_after is null), as TradesHistory can list a fill after the '
+  'first poll read it; for canceled or expired also makes the pending order__reconcile job due now (reschedule_jobs, payload and '
   'cadence kept), or queues one when none is pending or it is running. Other types (pending_new, new, iceberg_refill, status) '
   'queue nothing. Returns the queued or moved jobs. The fills themselves still come from TradesHistory.';
 

@@ -11,10 +11,17 @@ export class ExecutionWaker {
   private running: Promise<void> | null = null;
   wakes = 0;
 
+  /** `p_confirm_after` of execution__wake as an interval text; null: no confirming poll. */
+  private readonly confirmAfter: string | null;
+
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-  ) {}
+    /** Confirming fills__poll after a trade/filled report (ms; default 1000); null turns it off. */
+    confirmPollMs: number | null = 1000,
+  ) {
+    this.confirmAfter = confirmPollMs === null ? null : `${confirmPollMs} milliseconds`;
+  }
 
   readonly onExecution = (r: ExecutionReport): void => {
     this.pending.set(r.exec_type, r);
@@ -32,7 +39,7 @@ export class ExecutionWaker {
       this.pending.clear();
       for (const r of batch) {
         try {
-          const jobs = await rowsOf<{ task: string; job_id: string; run_at: Date }>(this.db, 'select task, job_id, run_at from kapitaal.execution__wake($1)', [r.exec_type]);
+          const jobs = await rowsOf<{ task: string; job_id: string; run_at: Date }>(this.db, 'select task, job_id, run_at from kapitaal.execution__wake($1, $2::interval)', [r.exec_type, this.confirmAfter]);
           if (jobs.length === 0) continue;
           this.wakes++;
           this.log.debug({ marker: 'EXECUTION_WAKE', exec_type: r.exec_type, order_id: r.order_id, cl_ord_id: r.cl_ord_id, tasks: jobs.map((j) => j.task) }, 'EXECUTION_WAKE');

@@ -32,7 +32,12 @@ export async function initExecution(opts: {
   exitsEverySeconds?: number;
   capitalSnapshotEverySeconds?: number;
   /** Executions feed timings (tests), or false for none. */
-  executionsFeed?: false | Partial<Pick<ExecutionsFeedOptions, 'reconnectMinMs' | 'reconnectMaxMs' | 'pingMs' | 'idleMs'>>;
+  executionsFeed?:
+    | false
+    | (Partial<Pick<ExecutionsFeedOptions, 'reconnectMinMs' | 'reconnectMaxMs' | 'pingMs' | 'idleMs'>> & {
+        /** The confirming fills__poll after a fill report (ms, default 1000; null: none). */
+        confirmPollMs?: number | null;
+      });
 }): Promise<ExecutionSetup> {
   const ingestPool = opts.ingestUrl ? createPool(opts.ingestUrl, { max: 4, log: opts.log, applicationName: 'kapitaal-paper-market' }) : undefined;
   const { exchange, venue, ledgerExchange } = createExecutionExchange({
@@ -60,8 +65,9 @@ export async function initExecution(opts: {
   let waker: ExecutionWaker | undefined;
   if (exchange instanceof KrakenExchange && exchange.kind !== 'paper' && opts.executionsFeed !== false) {
     const url = executionsFeedUrl(exchange.kind, opts.cfg);
-    waker = new ExecutionWaker(opts.decisionPool, opts.log);
-    feed = new ExecutionsFeed({ url, getToken: () => exchange.webSocketsToken(), onExecution: waker.onExecution, log: opts.log, ...(opts.executionsFeed || {}) });
+    const { confirmPollMs, ...feedOpts } = opts.executionsFeed || {};
+    waker = new ExecutionWaker(opts.decisionPool, opts.log, confirmPollMs);
+    feed = new ExecutionsFeed({ url, getToken: () => exchange.webSocketsToken(), onExecution: waker.onExecution, log: opts.log, ...feedOpts });
     feed.start();
   }
   opts.log.info({ exchange: exchange.kind, venue, executions_feed: feed !== undefined }, 'execution exchange ready');

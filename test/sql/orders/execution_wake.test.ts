@@ -48,6 +48,12 @@ describe('execution__wake', () => {
     expect((await db.pool.query(`select count(*)::int n from graphile_worker._private_jobs where key = 'fills__poll:confirm'`)).rows[0].n).toBe(1);
   });
 
+  it('p_confirm_after null: no confirming poll', async () => {
+    const { rows } = await db.pool.query(`select task from kapitaal.execution__wake('trade', null)`);
+    expect(rows.map((r) => r.task)).toEqual(['fills__poll']);
+    expect(await job('fills__poll:confirm')).toBeUndefined();
+  });
+
   it('never postpones a fills__poll that is already due', async () => {
     await db.pool.query(`select graphile_worker.add_job('fills__poll', '{}'::json, job_key => 'fills__poll', run_at => now() - interval '30 s')`);
     const before = await job('fills__poll');
