@@ -138,8 +138,10 @@ begin
              and t.bucket_start <> t.w_first5_start            -- first buckets: return from own open
              and (t.bucket_start <> t.w_first1_start or not t.in_1m)
              and (t.w_first1_start is not null or not t.in_1m)
-             and t.bucket_start <> t.w_fp5_start               -- first priced buckets: ret_1m/5m base
-             and (t.bucket_start <> t.w_fp1_start or not t.in_1m)
+             -- first priced buckets: ret_1m/5m base. A window without any (a symbol never priced) stays on
+             -- the delta path while this bucket is unpriced too; its first price falls back (below and here).
+             and (t.bucket_start <> t.w_fp5_start or (t.w_fp5_start is null and t.p_close is null))
+             and (t.bucket_start <> t.w_fp1_start or t.w_fp1_start is null or not t.in_1m)
              and (t.w_fp1_start is not null or not t.in_1m or t.p_close is null)
              and not (t.bucket_start = t.w_last_start and t.w_last_close is not null and t.p_close is null),
              false) as ok
