@@ -205,22 +205,25 @@ export class KrakenExchange implements Exchange {
       fetched = await this.tradesFrom(from);
     }
     const seen = c?.seen ?? new Map<string, Dec>();
+    // Each trade's time parsed once; returned oldest first.
     const fresh = [...fetched.trades.entries()]
-      .filter(([id, t]) => !seen.has(id) && (from === null || new Dec(t.time).gte(from)))
-      .sort(([ia, a], [ib, b]) => new Dec(a.time).cmp(new Dec(b.time)) || (ia < ib ? -1 : ia > ib ? 1 : 0));
-    await this.learnOrders(fresh.map(([, t]) => t.ordertxid));
+      .filter(([id]) => !seen.has(id))
+      .map(([id, t]) => ({ id, t, at: new Dec(t.time) }))
+      .filter((x) => from === null || x.at.gte(from))
+      .sort((a, b) => a.at.cmp(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await this.learnOrders(fresh.map((x) => x.t.ordertxid));
     const fills: Fill[] = [];
-    for (const [id, t] of fresh) fills.push(await this.toFill(id, t));
+    for (const x of fresh) fills.push(await this.toFill(x.id, x.t));
     // The next cursor: the newest time of all, and every trade seen before or returned now that lies
     // inside its look-back window. A trade fetched but not returned (before a catch-up's start) is not
     // seen: a later call returns it.
-    let newest = c ? new Dec(c.time) : null;
-    for (const [, t] of fresh) if (!newest || new Dec(t.time).gt(newest)) newest = new Dec(t.time);
+    const last = fresh.at(-1)?.at;
+    const newest = c && (!last || new Dec(c.time).gt(last)) ? new Dec(c.time) : last;
     if (!newest) return { fills, cursor: 't:0:' };
     const windowStart = newest.minus(this.lookback);
     const next = new Map<string, Dec>();
     for (const [id, t] of seen) if (t.gte(windowStart)) next.set(id, t);
-    for (const [id, t] of fresh) if (new Dec(t.time).gte(windowStart)) next.set(id, new Dec(t.time));
+    for (const x of fresh) if (x.at.gte(windowStart)) next.set(x.id, x.at);
     return { fills, cursor: formatCursor({ time: str(newest), seen: next }) };
   }
 
