@@ -68,6 +68,9 @@ function parseCursor(cursor: string | null): Cursor | null {
   return { time, seen };
 }
 
+/** A trade read from TradesHistory with its time parsed. */
+interface UnseenTrade { id: string; t: KrakenTradeInfo; at: Dec }
+
 function formatCursor(c: Cursor): string {
   const entries = [...c.seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, t]) => `${id}@${str(t)}`);
   return `t:${c.time}:${entries.join(',')}`;
@@ -193,38 +196,67 @@ export class KrakenExchange implements Exchange {
 
   async fillsSince(cursor: string | null): Promise<FillsPage> {
     const c = parseCursor(cursor);
-    // Look back `lookback` seconds behind the cursor for trades listed late, one more second because
-    // Kraken's `start` is exclusive and second-grained in practice, then drop the ids the cursor has seen.
-    let from = c ? new Dec(c.time).minus(this.lookback) : null;
-    let fetched = await this.tradesFrom(from);
-    if (fetched.partial && c && this.lookback.gt(0)) {
-      // More trades since the look-back start than one call takes: its oldest pages would be trades
-      // already seen and the cursor could not move. Catch up from the cursor itself this time.
-      this.log?.warn({ lookback_s: this.lookback.toFixed(), cursor_time: c.time }, 'fills look-back skipped for one call: more trades than one call fetches');
-      from = new Dec(c.time);
-      fetched = await this.tradesFrom(from);
-    }
     const seen = c?.seen ?? new Map<string, Dec>();
-    // Each trade's time parsed once; returned oldest first.
-    const fresh = [...fetched.trades.entries()]
-      .filter(([id]) => !seen.has(id))
-      .map(([id, t]) => ({ id, t, at: new Dec(t.time) }))
-      .filter((x) => from === null || x.at.gte(from))
-      .sort((a, b) => a.at.cmp(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Trades from `lookback` seconds behind the cursor on are read again, for trades listed late; the
+    // cursor holds every trade returned in that window, so an unseen one there is new.
+    const windowStart = c ? new Dec(c.time).minus(this.lookback) : null;
+    const fresh = await this.unseenTrades(c, windowStart);
     await this.learnOrders(fresh.map((x) => x.t.ordertxid));
     const fills: Fill[] = [];
     for (const x of fresh) fills.push(await this.toFill(x.id, x.t));
     // The next cursor: the newest time of all, and every trade seen before or returned now that lies
-    // inside its look-back window. A trade fetched but not returned (before a catch-up's start) is not
-    // seen: a later call returns it.
+    // inside its look-back window. Only trades returned are seen: a trade not read yet (newer than what
+    // this call read, or in a part of the look-back a call cut short) is returned by a later call.
     const last = fresh.at(-1)?.at;
     const newest = c && (!last || new Dec(c.time).gt(last)) ? new Dec(c.time) : last;
     if (!newest) return { fills, cursor: 't:0:' };
-    const windowStart = newest.minus(this.lookback);
+    const nextStart = newest.minus(this.lookback);
     const next = new Map<string, Dec>();
-    for (const [id, t] of seen) if (t.gte(windowStart)) next.set(id, t);
-    for (const x of fresh) if (x.at.gte(windowStart)) next.set(x.id, x.at);
+    for (const [id, t] of seen) if (t.gte(nextStart)) next.set(id, t);
+    for (const x of fresh) if (x.at.gte(nextStart)) next.set(x.id, x.at);
     return { fills, cursor: formatCursor({ time: str(newest), seen: next }) };
+  }
+
+  /**
+   * The trades not returned yet from the look-back start on, oldest first, as many as one read of
+   * `tradePages` pages finds. One read takes the oldest pages; when more trades wait than it takes and
+   * those pages hold only trades returned before (a busy look-back window), the next read starts at
+   * the newest of them, so the rest of the window is still read and a trade listed late in it found.
+   * Paging is by time and second-grained (a read starts one whole second early): only when the oldest
+   * pages all lie within the two seconds around the read's start (more trades there than one read
+   * takes) does the call jump to the cursor's own time, skipping that part of the look-back for this
+   * call, and warn. Each read costs 1 + up to `tradePages` requests, and a call makes more than one
+   * only while its look-back window holds more trades than one read takes.
+   */
+  private async unseenTrades(c: Cursor | null, windowStart: Dec | null): Promise<UnseenTrade[]> {
+    const seen = c?.seen ?? new Map<string, Dec>();
+    let from = windowStart;
+    for (;;) {
+      const fetched = await this.tradesFrom(from);
+      // Each trade's time parsed once; returned oldest first. A trade before the window start was
+      // returned by an earlier call (it has left the cursor's list), or lies before the first cursor.
+      const fresh = [...fetched.trades.entries()]
+        .filter(([id]) => !seen.has(id))
+        .map(([id, t]) => ({ id, t, at: new Dec(t.time) }))
+        .filter((x) => windowStart === null || x.at.gte(windowStart))
+        .sort((a, b) => a.at.cmp(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      if (fresh.length > 0 || !fetched.partial || fetched.trades.size === 0 || c === null || from === null) return fresh;
+      const top = Dec.max(...[...fetched.trades.values()].map((t) => new Dec(t.time)));
+      if (top.floor().gt(from.floor())) {
+        from = top; // read on: every trade before `top` was fetched and had been returned
+        continue;
+      }
+      const cursorTime = new Dec(c.time);
+      if (!cursorTime.floor().gt(from.floor())) {
+        this.log?.warn({ cursor_time: c.time, trade_pages: this.tradePages }, 'fills cursor cannot move: more trades within two seconds than one call fetches');
+        return [];
+      }
+      this.log?.warn(
+        { lookback_s: this.lookback.toFixed(), cursor_time: c.time, skipped_from: str(top) },
+        'fills look-back cut short for one call: more trades within two seconds than one call fetches',
+      );
+      from = cursorTime;
+    }
   }
 
   fillsCursorAt(time: Date): string {

@@ -29,6 +29,30 @@ async function buy(ex: KrakenExchange, symbol: string, qty: string): Promise<str
   return clientOrderId;
 }
 
+/** Calls fillsSince until its cursor stops moving; every fill's trade id (or client id) in call order. */
+async function drain(ex: KrakenExchange, cursor: string | null, by: 'tradeId' | 'clientOrderId' = 'tradeId', calls = 60): Promise<{ got: string[]; cursor: string | null }> {
+  const got: string[] = [];
+  for (let call = 0; call < calls; call++) {
+    const page = await ex.fillsSince(cursor);
+    got.push(...page.fills.map((f) => f[by]!));
+    if (page.cursor === cursor) break;
+    cursor = page.cursor;
+  }
+  return { got, cursor };
+}
+
+/** A cursor after every trade so far: the clock moves on past the look-back first, nothing is returned again. */
+function freshCursor(ex: KrakenExchange): string {
+  clock += 120_000;
+  return ex.fillsCursorAt(new Date(clock));
+}
+
+function warnings(): { log: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => { lines.push(String(c)); cb(); } }));
+  return { log, lines };
+}
+
 beforeAll(async () => {
   prices = new ManualPriceSource();
   sim = await startPrivateRestServer({
@@ -50,7 +74,7 @@ beforeEach(() => {
 describe('fills listed late by TradesHistory', () => {
   it('a trade listed after a later trade of another pair is still returned, exactly once (default look-back)', async () => {
     const ex = exchange();
-    const start = (await ex.fillsSince(null)).cursor;
+    const start = freshCursor(ex);
     sim.faults.historyLagMs.set('BTC/USD', 5_000);
     const late = await buy(ex, 'BTC/USD', '0.01');
     clock += 1_000;
@@ -68,7 +92,7 @@ describe('fills listed late by TradesHistory', () => {
 
   it('without a look-back the late trade is skipped for good (why the look-back exists)', async () => {
     const ex = exchange({ fillsLookbackS: 0 });
-    const start = (await ex.fillsSince(null)).cursor;
+    const start = freshCursor(ex);
     sim.faults.historyLagMs.set('BTC/USD', 5_000);
     await buy(ex, 'BTC/USD', '0.01');
     clock += 1_000;
@@ -82,7 +106,7 @@ describe('fills listed late by TradesHistory', () => {
 
   it('a lag longer than the look-back is not covered: the look-back bounds what it repairs', async () => {
     const ex = exchange({ fillsLookbackS: 2 });
-    const start = (await ex.fillsSince(null)).cursor;
+    const start = freshCursor(ex);
     sim.faults.historyLagMs.set('BTC/USD', 10_000);
     await buy(ex, 'BTC/USD', '0.01');
     clock += 5_000;
@@ -93,65 +117,144 @@ describe('fills listed late by TradesHistory', () => {
     expect((await ex.fillsSince(p1.cursor)).fills).toEqual([]);
   });
 
-  it('more trades than one call fetches: catches up from the cursor, every trade exactly once, and says so', async () => {
-    const lines: string[] = [];
-    const log = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => { lines.push(String(c)); cb(); } }));
+  it('more trades than one call fetches: catches up, every trade exactly once, without skipping the look-back', async () => {
+    const { log, lines } = warnings();
     // Two pages a call: the oldest page taken can be a short remainder holding only trades of the
     // one-second overlap, the full page after it moves the cursor.
     const ex = exchange({ tradePages: 2 }, log);
-    let cursor = (await ex.fillsSince(null)).cursor;
+    const cursor = freshCursor(ex);
     const placed: string[] = [];
     for (let i = 0; i < 160; i++) {
       placed.push(await buy(ex, 'ETH/USD', '0.01'));
-      clock += 200; // Kraken's `start` is second-grained: a catch-up needs fewer than a page of trades per second
+      clock += 200; // Kraken's `start` is second-grained: fewer than a call's pages of trades per second
     }
-    const got: string[] = [];
-    for (let call = 0; call < 20; call++) {
-      const page = await ex.fillsSince(cursor);
-      got.push(...page.fills.map((f) => f.clientOrderId!));
-      if (page.cursor === cursor) break;
-      cursor = page.cursor;
-    }
-    expect(got).toEqual(placed);
-    expect(lines.some((l) => l.includes('fills look-back skipped for one call'))).toBe(true);
+    expect((await drain(ex, cursor, 'clientOrderId')).got).toEqual(placed);
+    expect(lines).toEqual([]);
   });
 
-  it('random trades, lags below the look-back and polls at random times: every trade returned exactly once', async () => {
-    // Several seeds, small pages (so the catch-up path runs too): the union of what the polls return
-    // must be exactly the venue's trades, in no particular order, none twice.
+  it('a burst bigger than one call with a trade listed late inside the look-back: the cursor returns it, once', async () => {
+    // Before, a call with more trades since the look-back start than it fetches read from the cursor
+    // itself: the late trade (one second before the cursor) was never read while the burst lasted.
+    const ex = exchange({ tradePages: 2 });
+    const start = freshCursor(ex);
+    sim.faults.historyLagMs.set('BTC/USD', 5_000);
+    const late = await buy(ex, 'BTC/USD', '0.01');
+    clock += 1_000;
+    const early = await buy(ex, 'ETH/USD', '0.1');
+    clock += 1_000;
+    const p1 = await ex.fillsSince(start);
+    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    const burst: string[] = [];
+    for (let i = 0; i < 160; i++) {
+      burst.push(await buy(ex, 'ETH/USD', '0.01'));
+      clock += 200;
+    }
+    // The BTC trade is listed now; 162 trades since the look-back start, a call takes at most 100.
+    const got = (await drain(ex, p1.cursor, 'clientOrderId')).got;
+    expect(got.filter((id) => id === late)).toEqual([late]);
+    expect(got.filter((id) => id !== late)).toEqual(burst);
+  });
+
+  it('a late trade behind more already-seen look-back trades than one call fetches is still found', async () => {
+    // The oldest pages from the look-back start hold only trades returned before: the call reads on
+    // from the newest of them instead of jumping to the cursor (which would skip the late trade).
+    const ex = exchange({ tradePages: 2 });
+    let cursor: string | null = freshCursor(ex);
+    const burst: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      burst.push(await buy(ex, 'ETH/USD', '0.01'));
+      clock += 100;
+    }
+    const first = await drain(ex, cursor, 'clientOrderId');
+    expect(first.got).toEqual(burst);
+    cursor = first.cursor;
+    sim.faults.historyLagMs.set('BTC/USD', 5_000);
+    const late = await buy(ex, 'BTC/USD', '0.01');
+    clock += 3_000; // more than Kraken's one-second overlap behind the next cursor
+    const after = await buy(ex, 'ETH/USD', '0.1');
+    clock += 1_000;
+    const p = await ex.fillsSince(cursor);
+    expect(p.fills.map((f) => f.clientOrderId)).toEqual([after]);
+    clock += 5_000; // the BTC trade is listed now, behind 150 seen trades of the look-back window
+    const rest = await drain(ex, p.cursor, 'clientOrderId');
+    expect(rest.got).toEqual([late]);
+  });
+
+  it('more trades within two seconds than one call fetches: the look-back is cut short for that call, and it says so', async () => {
+    // Paging is by time, second-grained: the look-back cannot be read past such a span, so the call
+    // reads from the cursor itself (a trade listed late between them is left to the reconcile task).
+    const { log, lines } = warnings();
+    const ex = exchange({ tradePages: 2 }, log);
+    const cursor = freshCursor(ex);
+    const placed: string[] = [];
+    for (let i = 0; i < 80; i++) {
+      placed.push(await buy(ex, 'ETH/USD', '0.01'));
+      clock += 1;
+    }
+    const dense = await drain(ex, cursor, 'clientOrderId');
+    expect(dense.got).toEqual(placed);
+    const later: string[] = [];
+    let c = dense.cursor;
+    for (let i = 0; i < 40; i++) {
+      clock += 1_000;
+      later.push(await buy(ex, 'ETH/USD', '0.01'));
+      const page = await drain(ex, c, 'clientOrderId');
+      expect(page.got).toEqual(later.slice(-1));
+      c = page.cursor;
+    }
+    expect(lines.some((l) => l.includes('fills look-back cut short for one call'))).toBe(true);
+  });
+
+  it('more trades within two seconds than one call fetches, the cursor among them: it cannot move, and says so', async () => {
+    // The limit of paging by time (raise tradePages): the reconcile task's FILL_MISSING path books the rest.
+    const { log, lines } = warnings();
+    const ex = exchange({ tradePages: 2 }, log);
+    const cursor = freshCursor(ex);
+    const placed: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      placed.push(await buy(ex, 'ETH/USD', '0.01'));
+      clock += 1;
+    }
+    const got = (await drain(ex, cursor, 'clientOrderId')).got;
+    expect(got.length).toBeLessThan(placed.length);
+    expect(got).toEqual(placed.slice(0, got.length));
+    expect(lines.some((l) => l.includes('fills cursor cannot move'))).toBe(true);
+    clock += 120_000; // later tests start behind this burst
+  });
+
+  it('random trades with a burst bigger than one call, lags below the look-back, random polls: every trade returned exactly once', async () => {
+    // Several seeds, small pages (a call takes at most 100 trades, the burst is bigger, so calls read on
+    // through the look-back): the union of what the polls return must be exactly the venue's trades,
+    // in no particular order, none twice. Fewer than 50 trades per two seconds (paging is by time).
     for (const seed of ['a', 'b', 'c']) {
       const rnd = new Prng(`fills-lag-${seed}`);
       const ex = exchange({ tradePages: 2 });
-      // Catch up with the earlier tests' trades first (a call takes at most two pages).
-      let cursor: string | null = null;
-      for (let call = 0; call < 30; call++) {
-        const page: { cursor: string } = await ex.fillsSince(cursor);
-        if (page.cursor === cursor) break;
-        cursor = page.cursor;
-      }
+      let cursor: string | null = freshCursor(ex);
       const before = new Set(sim.venue(creds.apiKey).allTrades().map((t) => t.txid));
       for (const s of ['BTC/USD', 'ETH/USD', 'SOL/USD']) sim.faults.historyLagMs.set(s, rnd.int(30_000));
       prices.setQuote('SOL/USD', '149.99', '150.01', '1000000');
       const got: string[] = [];
+      const burstAt = rnd.int(120);
+      const burstLength = 110 + rnd.int(60);
+      let placed = 0;
       for (let i = 0; i < 120; i++) {
-        const [symbol, qty] = ([['BTC/USD', '0.01'], ['ETH/USD', '0.01'], ['SOL/USD', '0.1']] as const)[rnd.int(3)]!;
-        await buy(ex, symbol, qty);
-        clock += rnd.int(1_500);
-        if (rnd.chance(0.3)) {
-          const page = await ex.fillsSince(cursor);
-          got.push(...page.fills.map((f) => f.tradeId));
-          cursor = page.cursor;
+        const inBurst = i === burstAt ? burstLength : 1;
+        for (let j = 0; j < inBurst; j++) {
+          const [symbol, qty] = ([['BTC/USD', '0.01'], ['ETH/USD', '0.01'], ['SOL/USD', '0.1']] as const)[rnd.int(3)]!;
+          await buy(ex, symbol, qty);
+          placed++;
+          clock += inBurst > 1 ? 50 + rnd.int(100) : rnd.int(1_500);
+          if (rnd.chance(0.3)) {
+            const page = await ex.fillsSince(cursor);
+            got.push(...page.fills.map((f) => f.tradeId));
+            cursor = page.cursor;
+          }
         }
       }
       clock += 31_000; // every trade listed now
-      for (let call = 0; call < 30; call++) {
-        const page = await ex.fillsSince(cursor);
-        got.push(...page.fills.map((f) => f.tradeId));
-        if (page.cursor === cursor) break;
-        cursor = page.cursor;
-      }
+      got.push(...(await drain(ex, cursor)).got);
       const all = sim.venue(creds.apiKey).allTrades().map((t) => t.txid).filter((id) => !before.has(id));
-      expect(all).toHaveLength(120);
+      expect(all).toHaveLength(placed);
       expect(new Set(got).size).toBe(got.length);
       expect([...got].sort()).toEqual([...all].sort());
       sim.faults.clear();
@@ -160,7 +263,7 @@ describe('fills listed late by TradesHistory', () => {
 
   it('reads a cursor written before the look-back (ids without times: the trades at its time); refuses a malformed one', async () => {
     const ex = exchange();
-    const start = (await ex.fillsSince(null)).cursor;
+    const start = freshCursor(ex);
     const a = await buy(ex, 'ETH/USD', '0.1');
     clock += 1_000;
     const b = await buy(ex, 'ETH/USD', '0.1');
