@@ -1,5 +1,6 @@
--- Whether new entries are stopped for an account, and why: the operator's kill switch, or the daily
--- loss limit measured on the capital snapshots the runtime takes every few seconds. Exits never stop.
+-- Whether new entries are stopped for an account, and why: the operator's kill switch, balances on the
+-- exchange that persistently disagree with the fills ledger, or the daily loss limit measured on the
+-- capital snapshots the runtime takes every few seconds. Exits never stop.
 create or replace function kapitaal.capital__entry_halt(p_now timestamptz default now(), p_account text default 'default')
 returns table (halted boolean, reason text, day_start_equity numeric, equity numeric, day_loss_pct numeric)
 language plpgsql
@@ -13,6 +14,7 @@ declare
   v_start kapitaal.capital_snapshots;
   v_now kapitaal.capital_snapshots;
   v_loss numeric;
+  v_drift text;
 begin
   select * into v_pol from kapitaal.capital_policy c where c.account = p_account;
   if not found then
@@ -24,6 +26,22 @@ begin
     return query select true, format('ENTRIES_DISABLED: capital_policy.entries_enabled is false for account %s (exits go on)', p_account),
                         null::numeric, null::numeric, null::numeric;
     return;
+  end if;
+  if v_pol.balance_drift_halt then
+    -- Sizing and exits read the ledger: while it disagrees with the account, they work on wrong numbers.
+    select string_agg(format('%s actual %s, expected %s (drift %s, tolerance %s)', d.asset, d.actual, d.expected, d.drift,
+                             d.tolerance), '; ' order by d.asset)
+      into v_drift
+      from kapitaal.balance__drift(p_account, p_now) d
+     where d.persistent;
+    if v_drift is not null then
+      return query select true, format('BALANCE_DRIFT: the exchange balances of account %s disagree with the fills ledger in '
+                                       'the last %s balance snapshots: %s; find the cause, then select * from '
+                                       'kapitaal.balance__rebaseline(%L) (exits go on)',
+                                       p_account, v_pol.balance_drift_snapshots, v_drift, p_account),
+                          null::numeric, null::numeric, null::numeric;
+      return;
+    end if;
   end if;
   if v_pol.max_daily_loss_pct is null then
     return query select false, 'no daily loss limit'::text, null::numeric, null::numeric, null::numeric;
@@ -62,7 +80,8 @@ end
 $$;
 comment on function kapitaal.capital__entry_halt(timestamptz, text) is
   'Whether new entries are stopped for p_account at p_now, and why: ENTRIES_DISABLED (capital_policy.entries_enabled = '
-  'false, the kill switch), DAILY_LOSS_LIMIT (equity of the newest fresh capital snapshot at least max_daily_loss_pct '
+  'false, the kill switch), BALANCE_DRIFT (balance__drift reports a persistent drift and '
+  'capital_policy.balance_drift_halt is on; no balance snapshot, as with paper, never halts), DAILY_LOSS_LIMIT (equity of the newest fresh capital snapshot at least max_daily_loss_pct '
   'below the UTC day''s start: the newest snapshot before midnight, else the day''s first), DAILY_LOSS_UNKNOWN (a limit '
   'is set but no fresh snapshot exists: it holds rather than trade blind) or NO_CAPITAL_POLICY. evaluation__place_orders '
   'checks it before sizing; exits never stop.';
