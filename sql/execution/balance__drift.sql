@@ -33,17 +33,23 @@ as $$
       from kapitaal.balance_snapshot_assets a join recent on a.snapshot_id = recent.id
   ), ledger as (
     -- A fill moves the base asset by ±qty and the quote asset by its cash_delta (−cost − fee or +cost − fee).
-    select f.filled_at as t, v.a, v.d
+    -- Summed once per symbol: fills up to the oldest compared snapshot fall into one bucket (its time), only the
+    -- few after it keep their own time, so the per-snapshot sums below read a handful of rows.
+    select f.symbol, greatest(f.filled_at, (select min(recent.t) from recent)) as t,
+           sum(case when f.side = 'buy' then f.qty else -f.qty end) as base_d,
+           sum(case when f.side = 'sell' then f.price * f.qty else -(f.price * f.qty) end - f.fee) as quote_d
       from base, kapitaal.fills f
-     cross join lateral (values (split_part(f.symbol, '/', 1), case when f.side = 'buy' then f.qty else -f.qty end),
-                                (split_part(f.symbol, '/', 2),
-                                 case when f.side = 'sell' then f.price * f.qty else -(f.price * f.qty) end - f.fee)) v(a, d)
      where f.account = p_account and f.filled_at > base.t and f.filled_at <= (select max(recent.t) from recent)
+     group by 1, 2
+  ), moves as (
+    select split_part(l.symbol, '/', 1) as a, l.t, l.base_d as d from ledger l
+    union all
+    select split_part(l.symbol, '/', 2), l.t, l.quote_d from ledger l
   ), assets as (
-    select base_bal.a from base_bal union select snap_bal.a from snap_bal union select ledger.a from ledger
+    select base_bal.a from base_bal union select snap_bal.a from snap_bal union select moves.a from moves
   ), per as (
     select r.id, r.t, r.k, x.a, coalesce(bb.b, 0) as b0, coalesce(sb.b, 0) as b1,
-           coalesce((select sum(l.d) from ledger l where l.a = x.a and l.t <= r.t), 0) as led
+           coalesce((select sum(m.d) from moves m where m.a = x.a and m.t <= r.t), 0) as led
       from recent r cross join assets x
       left join base_bal bb on bb.a = x.a
       left join snap_bal sb on sb.id = r.id and sb.a = x.a

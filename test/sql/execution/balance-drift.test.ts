@@ -151,6 +151,26 @@ describe('balance__drift', () => {
     });
   });
 
+  it('the halt reads the newest snapshot\'s verdict: a fill booked after a persistent drift lifts it at the next snapshot', async () => {
+    await db.rollback(async (c) => {
+      await record(c, { USD: '1000', BTC: '0' }, at(0));
+      for (const t of [10, 20]) await record(c, { USD: '989.96', BTC: '0.1' }, at(t));
+      const third = await record(c, { USD: '989.96', BTC: '0.1' }, at(30));
+      expect(third).toMatchObject({ persistent: true, reason: expect.stringMatching(/^BALANCE_DRIFT: .*BTC actual 0\.1, expected 0 /) });
+      expect((await c.query(`select persistent, exceeded_assets from balance_drift_checks order by snapshot_id`)).rows).toEqual([
+        { persistent: false, exceeded_assets: [] }, { persistent: false, exceeded_assets: ['BTC', 'USD'] },
+        { persistent: false, exceeded_assets: ['BTC', 'USD'] }, { persistent: true, exceeded_assets: ['BTC', 'USD'] },
+      ]);
+      expect(await halt(c, at(35))).toMatchObject({ halted: true, reason: third.reason });
+      // fills__poll books the missing fill: balance__drift clears at once, the halt with the next snapshot.
+      await buy(c, '0.1', '100', '0.04', at(5));
+      expect((await drift(c, at(35))).filter((r) => r.exceeded)).toEqual([]);
+      expect(await halt(c, at(35))).toMatchObject({ halted: true });
+      expect(await record(c, { USD: '989.96', BTC: '0.1' }, at(40))).toMatchObject({ persistent: false, reason: null });
+      expect(await halt(c, at(40))).toMatchObject({ halted: false });
+    });
+  });
+
   it('persistence is a policy: balance_drift_snapshots = 1 halts on the first drifting snapshot', async () => {
     await db.rollback(async (c) => {
       await c.query(`update capital_policy set balance_drift_snapshots = 1`);
@@ -167,7 +187,7 @@ describe('balance__drift', () => {
       expect((await failing(c, `select balance__record('default', '["USD"]'::jsonb, 't', $1)`, [T0])).message)
         .toMatch(/must be a JSON object/);
       const s = await record(c, {}, T0); // an empty account is a snapshot too
-      expect(s).toEqual({ snapshot_id: expect.any(String), assets: 0 });
+      expect(s).toEqual({ snapshot_id: expect.any(String), assets: 0, persistent: false, reason: null });
       await record(c, { USD: '1' }, at(1));
       expect((await failing(c, `update balance_snapshot_assets set balance = 2`)).message).toMatch(/append-only/);
       expect((await failing(c, `delete from balance_snapshots`)).message).toMatch(/append-only/);
