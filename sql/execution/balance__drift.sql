@@ -2,6 +2,7 @@
 -- Each of the newest balance_drift_snapshots snapshots is compared with the fills the ledger holds NOW whose
 -- exchange time is at or before that snapshot: a fill booked late makes the drift of every past snapshot
 -- vanish with it, so only a difference that outlives that many snapshots counts (persistent).
+-- (Snapshots carry the engine's clock, fills the exchange's: skew between them is transient the same way.)
 create or replace function kapitaal.balance__drift(p_account text default 'default', p_now timestamptz default now())
 returns table (asset text, baseline_snapshot_id bigint, baseline_at timestamptz, snapshot_id bigint, snapshot_at timestamptz,
                baseline_balance numeric, expected numeric, actual numeric, exchange_change numeric, ledger_change numeric,
