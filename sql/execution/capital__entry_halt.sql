@@ -1,5 +1,6 @@
--- Whether new entries are stopped for an account, and why: the operator's kill switch, or the daily
--- loss limit measured on the capital snapshots the runtime takes every few seconds. Exits never stop.
+-- Whether new entries are stopped for an account, and why: the operator's kill switch, balances on the
+-- exchange that persistently disagree with the fills ledger, or the daily loss limit measured on the
+-- capital snapshots the runtime takes every few seconds. Exits never stop.
 create or replace function kapitaal.capital__entry_halt(p_now timestamptz default now(), p_account text default 'default')
 returns table (halted boolean, reason text, day_start_equity numeric, equity numeric, day_loss_pct numeric)
 language plpgsql
@@ -13,6 +14,7 @@ declare
   v_start kapitaal.capital_snapshots;
   v_now kapitaal.capital_snapshots;
   v_loss numeric;
+  v_check kapitaal.balance_drift_checks;
 begin
   select * into v_pol from kapitaal.capital_policy c where c.account = p_account;
   if not found then
@@ -24,6 +26,18 @@ begin
     return query select true, format('ENTRIES_DISABLED: capital_policy.entries_enabled is false for account %s (exits go on)', p_account),
                         null::numeric, null::numeric, null::numeric;
     return;
+  end if;
+  if v_pol.balance_drift_halt then
+    -- Sizing and exits read the ledger: while it disagrees with the account, they work on wrong numbers. The
+    -- newest snapshot's verdict holds unless a rebaseline came after it (then nothing is known yet: no halt).
+    select * into v_check from kapitaal.balance_drift_checks c
+     where c.account = p_account and c.taken_at <= p_now order by c.taken_at desc, c.snapshot_id desc limit 1;
+    if v_check.persistent and not exists (
+         select from kapitaal.balance_rebaselines r
+          where r.account = p_account and r.requested_at > v_check.taken_at and r.requested_at <= p_now) then
+      return query select true, v_check.reason, null::numeric, null::numeric, null::numeric;
+      return;
+    end if;
   end if;
   if v_pol.max_daily_loss_pct is null then
     return query select false, 'no daily loss limit'::text, null::numeric, null::numeric, null::numeric;
@@ -62,7 +76,9 @@ end
 $$;
 comment on function kapitaal.capital__entry_halt(timestamptz, text) is
   'Whether new entries are stopped for p_account at p_now, and why: ENTRIES_DISABLED (capital_policy.entries_enabled = '
-  'false, the kill switch), DAILY_LOSS_LIMIT (equity of the newest fresh capital snapshot at least max_daily_loss_pct '
+  'false, the kill switch), BALANCE_DRIFT (the newest balance snapshot''s verdict in '
+  'balance_drift_checks is a persistent drift, no balance__rebaseline came after it, and capital_policy.balance_drift_halt '
+  'is on; no balance snapshot, as with paper, never halts), DAILY_LOSS_LIMIT (equity of the newest fresh capital snapshot at least max_daily_loss_pct '
   'below the UTC day''s start: the newest snapshot before midnight, else the day''s first), DAILY_LOSS_UNKNOWN (a limit '
   'is set but no fresh snapshot exists: it holds rather than trade blind) or NO_CAPITAL_POLICY. evaluation__place_orders '
   'checks it before sizing; exits never stop.';

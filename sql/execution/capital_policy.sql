@@ -47,3 +47,26 @@ comment on column kapitaal.capital_policy.max_daily_loss_pct is
   'Stop new entries for the rest of the UTC day once equity (capital snapshots) fell this many percent below the '
   'day''s first snapshot; null = no daily limit. Exits go on.';
 insert into kapitaal.capital_policy (account) values ('default') on conflict do nothing;
+-- Balance drift (balance__drift, capital__entry_halt): the exchange's balances against the fills ledger.
+alter table kapitaal.capital_policy add column if not exists balance_drift_halt boolean not null default true;
+alter table kapitaal.capital_policy add column if not exists balance_drift_abs_tolerance numeric not null default 0.0001;
+alter table kapitaal.capital_policy add column if not exists balance_drift_rel_tolerance numeric not null default 0.001;
+alter table kapitaal.capital_policy add column if not exists balance_drift_snapshots integer not null default 3;
+alter table kapitaal.capital_policy drop constraint if exists capital_policy_balance_drift_check;
+alter table kapitaal.capital_policy add constraint capital_policy_balance_drift_check
+  check (balance_drift_abs_tolerance >= 0 and balance_drift_rel_tolerance >= 0 and balance_drift_rel_tolerance < 1
+         and balance_drift_snapshots >= 1);
+comment on column kapitaal.capital_policy.balance_drift_halt is
+  'Stop new entries (BALANCE_DRIFT) while the exchange balances persistently disagree with the fills ledger '
+  '(balance__drift). On by default; only live and simulator venues record balance snapshots, so paper never halts.';
+comment on column kapitaal.capital_policy.balance_drift_abs_tolerance is
+  'Drift up to this much of an asset (in its own units) is no drift: Kraken reports fiat balances to 4 decimals, so '
+  'one unit of that rounding (0.0001) is absorbed even on an asset whose balance is near zero.';
+comment on column kapitaal.capital_policy.balance_drift_rel_tolerance is
+  'Drift up to this fraction of the asset''s balance (the larger of baseline and now) is no drift: the ledger books '
+  'fees as the trade reports them while the balance moves by rounded amounts, and that rounding adds up over many '
+  'fills (0.001 = 0.1 %: 0.22 USD on a 220 USD account). The tolerance is the larger of the two.';
+comment on column kapitaal.capital_policy.balance_drift_snapshots is
+  'A drift counts only when this many consecutive balance snapshots (the newest ones) all exceed the tolerance: '
+  'a fill can be on the exchange seconds before fills__poll books it (or minutes, when TradesHistory lists it '
+  'late), and once it is booked every past snapshot''s drift disappears with it (the ledger is read by fill time).';

@@ -57,3 +57,5 @@ comment on trigger _500_append_only on kapitaal.fills is
   'Refuses UPDATE and DELETE of fills rows (tg__append_only, SQLSTATE 42501): the ledger only grows.';
 comment on trigger _501_append_only_truncate on kapitaal.fills is
   'Refuses TRUNCATE of fills (tg__append_only, SQLSTATE 42501), which row triggers do not see.';
+-- balance__drift reads an account's fills by exchange time since the balance baseline.
+create index if not exists fills_account_filled_at_idx on kapitaal.fills (account, filled_at);

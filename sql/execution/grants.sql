@@ -63,3 +63,15 @@ grant execute on function kapitaal.account_fee_rates__record(text, jsonb, text, 
 -- The entry halt (kill switch, daily loss limit): placement calls it; operators may ask it why.
 revoke all on function kapitaal.capital__entry_halt(timestamptz, text) from public;
 grant execute on function kapitaal.capital__entry_halt(timestamptz, text) to kapitaal_execution, kapitaal_readonly;
+-- Balance drift: execution records the exchange's balances (task capital__balances); operators rebaseline
+-- (as the owner or with kapitaal_execution); everyone may ask balance__drift and read the snapshots.
+revoke all on kapitaal.balance_snapshots, kapitaal.balance_snapshot_assets, kapitaal.balance_rebaselines,
+  kapitaal.balance_drift_checks from public, kapitaal_ingest_writer;
+grant select on kapitaal.balance_snapshots, kapitaal.balance_snapshot_assets, kapitaal.balance_rebaselines,
+  kapitaal.balance_drift_checks to kapitaal_execution, kapitaal_readonly;
+revoke all on function kapitaal.balance__record(text, jsonb, text, timestamptz) from public;
+revoke all on function kapitaal.balance__rebaseline(text, text, timestamptz) from public;
+revoke all on function kapitaal.balance__drift(text, timestamptz) from public;
+grant execute on function kapitaal.balance__record(text, jsonb, text, timestamptz) to kapitaal_execution;
+grant execute on function kapitaal.balance__rebaseline(text, text, timestamptz) to kapitaal_execution;
+grant execute on function kapitaal.balance__drift(text, timestamptz) to kapitaal_execution, kapitaal_readonly;

@@ -12,7 +12,7 @@ declare
   v_id bigint;
   v_run_at timestamptz;
 begin
-  foreach v_task in array array['order__reconcile', 'exits__scan', 'capital__snapshot', 'capital__fee_rates'] loop
+  foreach v_task in array array['order__reconcile', 'exits__scan', 'capital__snapshot', 'capital__fee_rates', 'capital__balances'] loop
     -- preserve_run_at: an existing pending cycle keeps its schedule; a missing one starts now.
     select j.id, j.run_at into v_id, v_run_at
       from graphile_worker.add_job(v_task, '{}'::json, job_key => v_task, run_at => p_now,
@@ -22,5 +22,5 @@ begin
 end
 $$;
 comment on function kapitaal.execution_jobs__ensure(timestamptz) is
-  'Queues the execution cadence jobs order__reconcile, exits__scan, capital__snapshot and capital__fee_rates (job key = task name) unless one is pending '
+  'Queues the execution cadence jobs order__reconcile, exits__scan, capital__snapshot, capital__fee_rates and capital__balances (job key = task name) unless one is pending '
   '(its run_at is kept). Each run re-queues itself with run_at = now + cadence. Safe to call on every start.';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Dec, dec, str } from './decimal.ts';
 import { InvalidArgumentsError, UnknownOrderError } from './errors.ts';
 import { KrakenRestClient, type KrakenTradeInfo } from './kraken-rest.ts';
-import { PairMap, toExchangeOrder, type KrakenOrderInfo } from './kraken-map.ts';
+import { PairMap, toExchangeOrder, wsV2Asset, type KrakenOrderInfo } from './kraken-map.ts';
 import { cancelCost, realClock, type Clock } from './rate-limit.ts';
 import type {
   AddOrderRequest,
@@ -352,6 +352,16 @@ export class KrakenExchange implements Exchange {
       out[symbol] = { maker: str(maker), taker: str(taker) };
     }
     return out;
+  }
+
+  /** Balance, with Kraken's asset codes mapped to WS v2 names (a code listed twice under one name is summed). */
+  async balances(): Promise<Record<string, string>> {
+    const sums = new Map<string, Dec>();
+    for (const [code, v] of Object.entries(await this.client.balance())) {
+      const asset = wsV2Asset(code);
+      sums.set(asset, (sums.get(asset) ?? new Dec(0)).plus(dec(v, `Balance of ${code}`)));
+    }
+    return Object.fromEntries([...sums].map(([a, v]) => [a, str(v)]));
   }
 
   /** A token for the private WebSocket (GetWebSocketsToken; use it within 15 minutes). Never log it. */

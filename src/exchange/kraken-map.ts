@@ -111,6 +111,21 @@ export function legacyAssetCode(asset: string): string {
   return LEGACY_ASSET[asset] ?? asset;
 }
 
+const WS_V2_OF_LEGACY: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(LEGACY_ASSET).map(([ws, legacy]) => [legacy, ws])),
+  ...WS_V2_ASSET,
+};
+
+/**
+ * Kraken's Balance code (`XXBT`, `ZUSD`, `XBT`, `DOT`) → WS v2 asset (`BTC`, `USD`, `BTC`, `DOT`). A suffix
+ * (`XBT.F` earn, `DOT.S` staked, `USD.HOLD`) is kept on the mapped name (`BTC.F`): those are other balances.
+ */
+export function wsV2Asset(code: string): string {
+  const dot = code.indexOf('.');
+  const head = dot < 0 ? code : code.slice(0, dot);
+  return (WS_V2_OF_LEGACY[head] ?? head) + (dot < 0 ? '' : code.slice(dot));
+}
+
 /** The AssetPairs entry fields we read. */
 export interface KrakenAssetPair {
   altname: string;

@@ -117,6 +117,11 @@ export interface Exchange {
    * (Kraken TradeVolume). Absent for venues without an account tier (paper).
    */
   feeRates?(symbols: readonly string[]): Promise<Record<string, FeeRates>>;
+  /**
+   * The account's total balance per asset (held for open orders included) as decimal strings, asset names
+   * as the engine uses them (WS v2: BTC, USD). Absent where the venue is the engine's own ledger (paper).
+   */
+  balances?(): Promise<Record<string, string>>;
   /** Cancels by exchange order id or client order id. */
   cancelOrder(ref: { exchangeOrderId: string } | { clientOrderId: string }): Promise<CancelResult>;
   /** Fills after the cursor (null: from the beginning of what the venue keeps), oldest first. */

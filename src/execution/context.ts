@@ -26,6 +26,8 @@ export interface ExecutionContext {
   exitsEverySeconds?: number;
   capitalSnapshotEverySeconds?: number;
   feeRatesEverySeconds?: number;
+  /** Seconds between balance snapshots (capital__balances, default 60). */
+  balancesEverySeconds?: number;
   /** A position's mark (state mid) may be at most this old for a capital snapshot (default 30). */
   snapshotMaxMarkAgeSeconds?: number;
   /** Pause (ms) before the second "no such order" a retry needs before it sends an order again (default 2000). */

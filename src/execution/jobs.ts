@@ -1,11 +1,11 @@
 // The self-requeueing cadence of the execution tasks (job key = task name: at most one pending).
 import type { Db } from './db.ts';
 
-export const EXECUTION_TASKS = ['order__submit', 'fills__poll', 'order__reconcile', 'exits__scan', 'capital__snapshot', 'capital__fee_rates'] as const;
+export const EXECUTION_TASKS = ['order__submit', 'fills__poll', 'order__reconcile', 'exits__scan', 'capital__snapshot', 'capital__fee_rates', 'capital__balances'] as const;
 export type ExecutionTask = (typeof EXECUTION_TASKS)[number];
 
 /** The tasks that re-queue themselves on a cadence (cadence-task.ts). */
-export type CadenceTask = 'order__reconcile' | 'exits__scan' | 'capital__snapshot' | 'capital__fee_rates';
+export type CadenceTask = 'order__reconcile' | 'exits__scan' | 'capital__snapshot' | 'capital__fee_rates' | 'capital__balances';
 
 /**
  * Queues the next cycle of a cadence task in `seconds`. preserve_run_at: a job queued while this

@@ -31,6 +31,7 @@ export async function initExecution(opts: {
   reconcileEverySeconds?: number;
   exitsEverySeconds?: number;
   capitalSnapshotEverySeconds?: number;
+  balancesEverySeconds?: number;
   /** Executions feed timings (tests), or false for none. */
   executionsFeed?:
     | false
@@ -56,6 +57,7 @@ export async function initExecution(opts: {
     reconcileEverySeconds: opts.reconcileEverySeconds,
     exitsEverySeconds: opts.exitsEverySeconds,
     capitalSnapshotEverySeconds: opts.capitalSnapshotEverySeconds,
+    balancesEverySeconds: opts.balancesEverySeconds,
   };
   setExecutionContext(context);
   await ensureExecutionJobs(opts.decisionPool);

@@ -4,7 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../../support/db.ts';
 import { logPlacement } from '../../../src/execution/placement.ts';
 import { captureLog } from '../../e2e/decision/support.ts';
-import { newRun, place, putEvaluation, putPair, putRanking } from './support.ts';
+import { NOW, newRun, place, putEvaluation, putPair, putRanking } from './support.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -116,6 +116,32 @@ describe('evaluation__place_orders', () => {
       await c.query(`update kapitaal.capital_policy set entries_enabled = true where account = 'default'`);
       const e2 = await putEvaluation(c, run);
       await putRanking(c, e2, run, { symbol: 'HLT/USD' });
+      expect((await place(c, e2, run)).outcome).toBe('placed');
+    } finally {
+      await c.query('rollback');
+    }
+  });
+
+  it('places nothing while the exchange balances persistently disagree with the ledger (BALANCE_DRIFT), again after a rebaseline', async () => {
+    const run = newRun();
+    await putPair(db.pool, run, 'BDR/USD');
+    const c = await db.client();
+    await c.query('begin');
+    try {
+      const t = (s: number) => new Date(Date.parse(NOW) + s * 1000).toISOString();
+      // Three snapshots after the baseline, each 50 USD short of what the (empty) ledger expects.
+      for (const [s, usd] of [[-40, '1000'], [-30, '950'], [-20, '950'], [-10, '950']] as const) {
+        await c.query(`select kapitaal.balance__record('default', $1::jsonb, 'test:Balance', $2)`, [JSON.stringify({ USD: usd }), t(s)]);
+      }
+      const e = await putEvaluation(c, run);
+      await putRanking(c, e, run, { symbol: 'BDR/USD' });
+      const p = await place(c, e, run);
+      expect(p).toMatchObject({ outcome: 'halted', marker: 'ENTRIES_HALTED', order_id: null });
+      expect(p.reason).toMatch(/^BALANCE_DRIFT: .*USD actual 950, expected 1000 \(drift -50, /);
+      await c.query(`select kapitaal.balance__rebaseline('default', 'withdrawal of 50 USD', $1)`, [t(-5)]);
+      await c.query(`select kapitaal.balance__record('default', '{"USD": "950"}'::jsonb, 'test:Balance', $1)`, [t(-1)]);
+      const e2 = await putEvaluation(c, run);
+      await putRanking(c, e2, run, { symbol: 'BDR/USD' });
       expect((await place(c, e2, run)).outcome).toBe('placed');
     } finally {
       await c.query('rollback');

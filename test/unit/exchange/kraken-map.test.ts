@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PairMap, averagePrice, legacyAssetCode, mapKrakenStatus, restWsname, wsV2Symbol } from '../../../src/exchange/kraken-map.ts';
+import { PairMap, averagePrice, legacyAssetCode, mapKrakenStatus, restWsname, wsV2Asset, wsV2Symbol } from '../../../src/exchange/kraken-map.ts';
 import { isValidClientOrderId } from '../../../src/exchange/kraken-exchange.ts';
 
 describe('mapKrakenStatus', () => {
@@ -29,6 +29,10 @@ describe('names', () => {
     expect(legacyAssetCode('BTC')).toBe('XXBT');
     expect(legacyAssetCode('USD')).toBe('ZUSD');
     expect(legacyAssetCode('SOL')).toBe('SOL');
+    // Balance codes back to WS v2 names; suffixed balances (earn, staked, held) stay separate assets.
+    for (const [code, asset] of [['XXBT', 'BTC'], ['XBT', 'BTC'], ['ZUSD', 'USD'], ['XXDG', 'DOGE'], ['XDG', 'DOGE'], ['SOL', 'SOL'],
+                                 ['XBT.F', 'BTC.F'], ['DOT.S', 'DOT.S'], ['USD.HOLD', 'USD.HOLD'], ['ZEUR', 'EUR']]) expect(wsV2Asset(code!)).toBe(asset);
+    for (const a of ['BTC', 'USD', 'ETH', 'DOGE', 'SOL']) expect(wsV2Asset(legacyAssetCode(a))).toBe(a);
     const m = new PairMap({ XXBTZUSD: { altname: 'XBTUSD', wsname: 'XBT/USD', base: 'XXBT', quote: 'ZUSD', pair_decimals: 1, lot_decimals: 8 } });
     expect(m.restPair('BTC/USD')).toBe('XBTUSD');
     expect(m.symbolOf('XXBTZUSD')).toBe('BTC/USD');

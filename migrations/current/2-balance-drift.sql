@@ -1,0 +1,11 @@
+--!include execution/capital_policy.sql
+--!include execution/balance_snapshots.sql
+--!include execution/balance_rebaselines.sql
+--!include execution/balance_drift_checks.sql
+--!include execution/fills.sql
+--!include execution/balance__drift.sql
+--!include execution/balance__record.sql
+--!include execution/balance__rebaseline.sql
+--!include execution/capital__entry_halt.sql
+--!include orders/execution_jobs__ensure.sql
+--!include execution/grants.sql
