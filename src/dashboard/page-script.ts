@@ -80,6 +80,10 @@ function render(o) {
   panel('p-orders', D, 'orders', (b, r) => b.appendChild(table(r, ['order_id', 'created_at', 'symbol', 'side', 'purpose', 'strategy', 'order_type', 'status', 'price', 'qty', 'filled_qty', 'avg_fill_price', 'fees', 'reason'], (x) => x.terminal ? 'dim' : '')));
   panel('p-fills', D, 'fills', (b, r) => b.appendChild(table(r, ['fill_id', 'filled_at', 'symbol', 'side', 'purpose', 'price', 'qty', 'notional', 'fee', 'liquidity', 'cash_delta', 'order_id'])));
   panel('p-positions', D, 'positions', (b, r) => b.appendChild(table(r, ['position_id', 'symbol', 'strategy', 'opened_at', 'qty', 'avg_entry_price', 'state_mid', 'unrealised_pnl_at_state_mid', 'mark_price', 'unrealised_pnl', 'realised_pnl', 'trail_armed', 'exit_order_status'])));
+  panel('p-balances', D, 'balances', (b, r) => {
+    if (!r.length) { b.appendChild(el('p', 'empty', 'no balance snapshots: a paper venue, or capital__balances has not run yet')); return; }
+    b.appendChild(table(r, ['asset', 'expected', 'actual', 'drift', 'tolerance', 'exceeded_snapshots', 'persistent', 'snapshot_at', 'baseline_at'], (x) => x.persistent ? 'bad' : ''));
+  });
   panel('p-equity', D, 'equity', curve);
   const qcols = ['task_identifier', 'waiting', 'scheduled', 'running', 'failed', 'retrying', 'last_failure'];
   panel('p-queue-ingest', I, 'queue', (b, r) => b.appendChild(table(r, qcols, (x) => Number(x.failed) > 0 ? 'bad' : '')));

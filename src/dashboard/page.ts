@@ -51,6 +51,7 @@ ${section('p-regimes', 'Regimes per symbol', 'symbol_regimes of running runs')}
 ${section('p-orders', 'Orders', 'order_status, newest 50')}
 ${section('p-fills', 'Fills', 'fills_ledger, newest 50')}
 ${section('p-positions', 'Open positions', 'dashboard_open_positions: at the state mid (as the status line), and at the newest capital snapshot mark')}
+${section('p-balances', 'Balances against the ledger', 'balance__drift: the newest exchange balance per asset against the fills ledger since the baseline (BALANCE_DRIFT halts entries when it persists)')}
 ${section('p-equity', 'Equity curve', 'dashboard__equity_curve: capital snapshots of the last 24 h')}
 <div class="grid">
 ${section('p-queue-ingest', 'Worker queue: ingest', 'job_queue_status')}

@@ -9,7 +9,7 @@ export type PanelReader = (q: Query) => Promise<unknown>;
 const rows = (sql: string): PanelReader => async (q) => (await q.query(sql)).rows;
 
 /** Bounds of the lists (the page says when a list is cut). */
-export const LIMITS = { runs: 20, routes: 300, regimes: 200, orders: 50, fills: 50, positions: 100, equityPoints: 200 } as const;
+export const LIMITS = { runs: 20, routes: 300, regimes: 200, orders: 50, fills: 50, positions: 100, equityPoints: 200, balances: 50 } as const;
 
 const queue = rows(`
   select task_identifier, waiting, scheduled, running, failed, retrying, last_failure
@@ -62,6 +62,13 @@ export const DECISION_PANELS: Record<string, PanelReader> = {
            market_value, unrealised_pnl, unrealised_pnl_after_exit_fee, state_mid, state_mid_at,
            unrealised_pnl_at_state_mid, realised_pnl, trail_armed, entry_regime, exit_order_id, exit_order_status
       from kapitaal.dashboard_open_positions order by position_id limit ${LIMITS.positions}`),
+  // The newest exchange balances against the fills ledger (live and simulator venues; none on paper).
+  // Persistent drift first: it is why entries halt.
+  balances: rows(`
+    select asset, snapshot_at, baseline_at, baseline_balance, expected, actual, drift, tolerance, exceeded,
+           exceeded_snapshots, persistent
+      from kapitaal.balance__drift('default', now())
+     order by persistent desc, exceeded desc, asset limit ${LIMITS.balances}`),
   equity: rows(`
     select at, equity, cash, positions_value, realised_pnl_total, unrealised_pnl, open_positions, snapshot_id
       from kapitaal.dashboard__equity_curve('default', interval '24 hours', ${LIMITS.equityPoints}) order by at`),

@@ -79,6 +79,10 @@ const body = {
       orders: ok([{ order_id: '42', symbol: 'AAA/USD', price: '100.10000001', qty: '0.12345678', terminal: false }]),
       fills: ok([]),
       positions: ok([]),
+      balances: ok([
+        { asset: 'USD', expected: '1000', actual: '990.5', drift: '-9.5', tolerance: '1', exceeded_snapshots: 3, persistent: true, snapshot_at: '2026-11-26T02:00:00.000Z' },
+        { asset: 'BTC', expected: '0.5', actual: '0.5', drift: '0', tolerance: '0.0005', exceeded_snapshots: 0, persistent: false, snapshot_at: '2026-11-26T02:00:00.000Z' },
+      ]),
       equity: ok([{ at: '2026-11-26T01:00:00.000Z', equity: '220' }, { at: '2026-11-26T02:00:00.000Z', equity: '221.5' }]),
       queue: ok([{ task_identifier: 'state__sync', waiting: '0', failed: '1', last_failure: 'boom' }]),
     },
@@ -106,6 +110,13 @@ describe('dashboard page script', () => {
     expect(text('p-equity')).toContain('last 221.5');
     expect(text('p-queue-decision')).toContain('boom');
     expect(text('p-fills')).toBe('none');
+    expect(text('p-balances')).toContain('990.5');
+    expect(dom.get('p-balances')!.find('tr').filter((r) => r.className === 'bad')).toHaveLength(1); // the persistent drift
+  });
+
+  it('says why the balances panel is empty', async () => {
+    const dom = await renderPage({ ...body, decision: { ...body.decision, panels: { ...body.decision.panels, balances: ok([]) } } });
+    expect(dom.get('p-balances')!.textContent).toBe('no balance snapshots: a paper venue, or capital__balances has not run yet');
   });
 
   it('shows an unreachable cluster on each of its panels', async () => {

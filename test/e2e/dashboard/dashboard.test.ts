@@ -177,6 +177,17 @@ describe('dashboard /api/overview', () => {
     }
   });
 
+  it('shows the exchange balances against the fills ledger: the rows of balance__drift', async () => {
+    await decision.pool.query(`select * from kapitaal.balance__record('default', '{"USD": "1000", "S000": "0.5"}'::jsonb, 'test', now() - interval '2 minutes')`);
+    await decision.pool.query(`select * from kapitaal.balance__record('default', '{"USD": "990.5", "S000": "0.5"}'::jsonb, 'test', now() - interval '1 minute')`);
+    const { body } = await overview(dash);
+    const expected = (await decision.pool.query(
+      `select asset, snapshot_at, baseline_at, baseline_balance, expected, actual, drift, tolerance, exceeded, exceeded_snapshots, persistent
+         from kapitaal.balance__drift('default', now()) order by persistent desc, exceeded desc, asset`)).rows;
+    expect(expected.find((r) => r.asset === 'USD')).toMatchObject({ actual: '990.5', exceeded: true, persistent: false });
+    expect(body.decision.panels.balances.data).toEqual(JSON.parse(JSON.stringify(expected)));
+  });
+
   it('shows the worker queue of each cluster', async () => {
     const { body } = await overview(dash);
     const queue = async (db: TestDatabase) =>
@@ -202,7 +213,7 @@ describe('dashboard page and routes', () => {
     expect(r.headers.get('content-type')).toMatch(/^text\/html/);
     expect(r.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'sha256-/);
     for (const name of ['Ingest runs', 'Generations and sync lag', 'Route freshness', 'Regimes per symbol', 'Orders', 'Fills',
-      'Open positions', 'Equity curve', 'Worker queue: ingest', 'Worker queue: decision']) expect(r.text).toContain(name);
+      'Open positions', 'Balances against the ledger', 'Equity curve', 'Worker queue: ingest', 'Worker queue: decision']) expect(r.text).toContain(name);
     expect(r.text).toContain("fetch('api/overview'");
     expect(r.text).not.toMatch(/(src|href)=["']?(https?:)?\/\//); // nothing from the internet
   });
