@@ -9,6 +9,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { readApiOverview } from '../src/dashboard/api-overview.ts';
+import { DECISION_PANELS, INGEST_PANELS } from '../src/dashboard/panels.ts';
 import { createDashboardPool } from '../src/dashboard/pool.ts';
 import { startBenchClusters } from './support/clusters.ts';
 import { quantile, table, writeSection, type Row } from './support/report.ts';
@@ -87,9 +88,9 @@ writeSection(
   'npm run bench -- dashboard',
   `Decision cluster holding ${HOURS} h of a run at ${PER_S} generations per second: ${n} state_generation_visibility rows
 and ${n} evaluations (${Math.round(3600 * PER_S)} in the last hour). In-database execution time (EXPLAIN ANALYZE), ${ROUNDS}
-rounds, baseline and new alternating in each round; the whole poll as wall time through src/dashboard's reader (10 panels
-on decision, 2 on ingest, each cluster in one read-only transaction). Load average (1 min) ${loadAtStart.toFixed(1)} at start,
-${loadAtEnd.toFixed(1)} at the end, on a machine shared with another job.
+rounds, baseline and new alternating in each round; the whole poll as wall time through src/dashboard's reader (${Object.keys(DECISION_PANELS).length} panels
+on decision, ${Object.keys(INGEST_PANELS).length} on ingest, each cluster in one read-only transaction). Load average (1 min) ${loadAtStart.toFixed(1)} at start,
+${loadAtEnd.toFixed(1)} at the end.
 
 ${table(rows)}`,
 );
