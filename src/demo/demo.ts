@@ -14,8 +14,12 @@ import { readOverview } from '../status/overview.ts';
 import { EpochBase, statusLine } from '../status/status-line.ts';
 import { startChild, stopChild, type Child } from './children.ts';
 
+export type SizingMode = 'compounding' | 'fixed';
+
 export interface DemoOptions {
   pairs: number;
+  /** capital_policy.mode of the default account for this demo. */
+  sizing: SizingMode;
   /** Stop by itself after this many seconds (0: run until Ctrl-C). */
   durationS: number;
   statusEveryMs: number;
@@ -30,6 +34,8 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
   }
   for (const url of new Set([topo.ingestUrl, topo.decisionUrl])) await migrateDatabase(url, { includeCurrent: true });
   say(`clusters ready: psql "$(npx kapitaal db url ingest)" / psql "$(npx kapitaal db url decision)"`);
+  await setSizing(topo.decisionUrl, opts.sizing, log);
+  say(`sizing: ${opts.sizing} (capital_policy.mode of account default; --sizing ${opts.sizing === 'fixed' ? 'compounding' : 'fixed'} for the other)`);
   const dashboard = await startDemoDashboard(cfg, topo.ingestUrl, topo.decisionUrl, say);
 
   const l3Token = 'demo-l3-token';
@@ -90,6 +96,16 @@ export async function runDemo(cfg: Config, opts: DemoOptions, log: Logger): Prom
   await ingestPool.end();
   await decisionPool.end();
   say('stopped; the clusters keep running (`npx kapitaal db down` stops them)');
+}
+
+/** The demo account sizes as asked: compounding from the runtime's capital snapshots, or fixed. */
+async function setSizing(decisionUrl: string, mode: SizingMode, log: Logger): Promise<void> {
+  const pool = createPool(decisionUrl, { max: 1, log, applicationName: 'kapitaal-demo' });
+  try {
+    await pool.query(`update kapitaal.capital_policy set mode = $1 where account = 'default'`, [mode]);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** The dashboard is a window, not part of trading: if its port is taken the demo says so and runs on. */

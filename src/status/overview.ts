@@ -93,9 +93,11 @@ export async function readDecisionOverview(pool: Pick<pg.Pool, 'query'>, runId: 
   const halt = await pool.query(`select reason from kapitaal.capital__entry_halt() where halted`);
   const m = money.rows[0];
   if (m.equity === null) {
-    // No capital snapshot yet (the runtime takes one every 10 s): starting equity plus realised and unrealised P&L.
+    // No capital snapshot yet (the runtime takes one every 10 s): starting equity plus realised and unrealised P&L
+    // (fixed mode starts from fixed_equity, compounding from the cash it began with).
     const eq = await pool.query(
-      `select (coalesce((select fixed_equity from kapitaal.capital_policy where account = 'default'), 220)
+      `select (coalesce((select case mode when 'fixed' then fixed_equity else initial_cash end
+                           from kapitaal.capital_policy where account = 'default'), 220)
                + $1::numeric + coalesce($2::numeric, 0))::text as equity`,
       [m.realised, m.unrealised],
     );

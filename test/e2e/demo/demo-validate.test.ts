@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KAPITAAL_BIN, cleanEnv, runCli } from '../../support/cli.ts';
 import { freePort } from '../../../src/db/free-port.ts';
@@ -17,6 +18,18 @@ let env: NodeJS.ProcessEnv;
 afterAll(async () => {
   if (env) await runCli(['db', 'down'], env);
   fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('kapitaal demo options', () => {
+  it.each([
+    [['--sizing', 'bogus'], 'kapitaal: --sizing must be compounding or fixed, got "bogus"'],
+    [['--pairs', '0'], 'kapitaal: --pairs must be a whole number from 1 to 200, got "0"'],
+  ])('refuses %o with one line before starting anything', async (args, line) => {
+    const res = await runCli(['demo', ...args], cleanEnv({ KAPITAAL_STATE_DIR: stateDir }));
+    expect(res.code).toBe(2);
+    expect(res.stderr.trimEnd().split('\n')).toEqual([line]);
+    expect(fs.readdirSync(stateDir)).toEqual([]); // no cluster was created
+  });
 });
 
 describe('kapitaal demo + kapitaal validate', () => {
@@ -58,6 +71,30 @@ describe('kapitaal demo + kapitaal validate', () => {
     expect(dash.decision.panels.runs.data[0]).toMatchObject({ run_id: dash.ingest.panels.runs.data[0].run_id, status: 'running' });
     expect(dash.sync).toHaveLength(1);
     expect(dash.decision.panels.summary.data.lastOutcome).not.toBeNull();
+
+    // The demo sizes in compounding mode, from the capital snapshots its runtime takes (every 10 s): the
+    // sizing of a new entry finds a fresh one instead of refusing with no_fresh_capital_snapshot.
+    expect(out).toMatch(/^sizing: compounding/m);
+    const decisionUrl = (await runCli(['db', 'url', 'decision'], env)).stdout.trim();
+    const db = new pg.Client({ connectionString: decisionUrl });
+    await db.connect();
+    try {
+      // One statement, so the sizing and the newest snapshot are read from the same database snapshot.
+      let sized: { mode: string; reason: string; equity_basis: string | null; snapshot_equity: string | null } | undefined;
+      for (let i = 0; i < 30; i++) {
+        sized = (await db.query(
+          `select s.mode, s.reason, s.equity_basis::text,
+                  (select c.equity::text from kapitaal.capital_snapshots c order by c.at desc, c.snapshot_id desc limit 1) as snapshot_equity
+             from kapitaal.capital__position_size('X/USD', 1) s`)).rows[0];
+        if (sized!.reason !== 'no_fresh_capital_snapshot') break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(sized!.snapshot_equity).not.toBeNull();
+      expect(sized).toMatchObject({ mode: 'compounding', equity_basis: sized!.snapshot_equity });
+      expect(sized!.reason).toMatch(/^ok_|_cap_reached$/);
+    } finally {
+      await db.end();
+    }
 
     demo.kill('SIGINT');
     expect(await exited).toBe(0);
