@@ -3,6 +3,7 @@
 // databases hold (money as the stored decimal text), / the page, and one cluster being
 // unreachable must leave the other's panels answering without leaking the URL's password.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -215,6 +216,15 @@ describe('dashboard page and routes', () => {
     for (const name of ['Ingest runs', 'Generations and sync lag', 'Route freshness', 'Regimes per symbol', 'Orders', 'Fills',
       'Open positions', 'Balances against the ledger', 'Equity curve', 'Worker queue: ingest', 'Worker queue: decision']) expect(r.text).toContain(name);
     expect(r.text).toContain("fetch('api/overview'");
+    // A browser runs the inline script and style only if their hashes are in the policy: every inline
+    // block of the page as served, hashed here, must be listed (else the page stays blank).
+    const csp = r.headers.get('content-security-policy')!;
+    const blocks = [...r.text.matchAll(/<(script|style)>([\s\S]*?)<\/\1>/g)];
+    expect(blocks.map((m) => m[1]).sort()).toEqual(['script', 'style']);
+    for (const [, kind, body] of blocks) {
+      expect(csp).toContain(`${kind}-src 'sha256-${createHash('sha256').update(body!).digest('base64')}'`);
+    }
+    expect(r.text).not.toMatch(/<script[^>]*\ssrc=|\sstyle=["']|\son[a-z]+=["']/i); // no other script or inline style/handler
     expect(r.text).not.toMatch(/(src|href)=["']?(https?:)?\/\//); // nothing from the internet
   });
 
