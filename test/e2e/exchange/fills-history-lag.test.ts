@@ -206,7 +206,8 @@ describe('fills listed late by TradesHistory', () => {
   });
 
   it('more trades within two seconds than one call fetches, the cursor among them: it cannot move, and says so', async () => {
-    // The limit of paging by time (raise tradePages): the reconcile task's FILL_MISSING path books the rest.
+    // The limit of paging by time (raise tradePages): FILL_MISSING's rewind re-reads the same seconds and stops
+    // there too; the unbooked fills then show as BALANCE_DRIFT, which halts new entries.
     const { log, lines } = warnings();
     const ex = exchange({ tradePages: 2 }, log);
     const cursor = freshCursor(ex);
