@@ -30,6 +30,13 @@ export interface KrakenExchangeOptions {
   /** Max TradesHistory pages per fillsSince call (default 20); the rest comes on the next call. */
   tradePages?: number;
   /**
+   * Reads (of 1 + tradePages requests each) one fillsSince call may make to page through trades that all
+   * lie within the same two seconds (default 10, so 10 × tradePages × 50 trades); past that the call
+   * cuts its look-back short, or cannot move, and warns. Paging is by whole seconds, so such trades are
+   * reached only by offset.
+   */
+  tradeDeepReads?: number;
+  /**
    * Seconds each fillsSince call looks back behind its cursor for trades TradesHistory lists late
    * (default 60). Kraken's history can trail its matching engines, and a later trade of another pair
    * may already be listed: a cursor that moved past it would otherwise skip such a trade for good.
@@ -84,6 +91,7 @@ export class KrakenExchange implements Exchange {
   private pairs: PairMap | undefined;
   private readonly closedPages: number;
   private readonly tradePages: number;
+  private readonly tradeDeepReads: number;
   private readonly lookback: Dec;
   /** What we know about orders by txid: placement time (cancel cost), pair, client id, post-only. */
   private readonly known = new Map<string, { placedAt?: number; pair?: string; clientOrderId: string | null; postOnly: boolean }>();
@@ -96,6 +104,7 @@ export class KrakenExchange implements Exchange {
     this.pairs = opts.pairs;
     this.closedPages = opts.closedPages ?? 4;
     this.tradePages = opts.tradePages ?? 20;
+    this.tradeDeepReads = Math.max(1, opts.tradeDeepReads ?? 10);
     const lookback = opts.fillsLookbackS ?? 60;
     if (!Number.isFinite(lookback) || lookback < 0) throw new RangeError(`fillsLookbackS must be a number of seconds >= 0, got ${lookback}`);
     this.lookback = new Dec(lookback);
@@ -222,17 +231,21 @@ export class KrakenExchange implements Exchange {
    * `tradePages` pages finds. One read takes the oldest pages; when more trades wait than it takes and
    * those pages hold only trades returned before (a busy look-back window), the next read starts at
    * the newest of them, so the rest of the window is still read and a trade listed late in it found.
-   * Paging is by time and second-grained (a read starts one whole second early): only when the oldest
+   * Paging is by time and second-grained (a read starts one whole second early): when the oldest
    * pages all lie within the two seconds around the read's start (more trades there than one read
-   * takes) does the call jump to the cursor's own time, skipping that part of the look-back for this
-   * call, and warn. Each read costs 1 + up to `tradePages` requests, and a call makes more than one
-   * only while its look-back window holds more trades than one read takes.
+   * takes), the next read takes the next pages by offset from the same start, pinned to the same end
+   * (up to `tradeDeepReads` reads); only past that does the call jump to the cursor's own time,
+   * skipping that part of the look-back for this call, and warn. Each read costs 1 + up to `tradePages`
+   * requests, and a call makes more than one only while its look-back window holds more trades than
+   * one read takes.
    */
   private async unseenTrades(c: Cursor | null, windowStart: Dec | null): Promise<UnseenTrade[]> {
     const seen = c?.seen ?? new Map<string, Dec>();
     let from = windowStart;
+    let deep = 0; // reads so far from this `from`, each taking the next tradePages pages by offset
+    let end: string | undefined;
     for (;;) {
-      const fetched = await this.tradesFrom(from);
+      const fetched = await this.tradesFrom(from, deep, end);
       // Each trade's time parsed once; returned oldest first. A trade before the window start was
       // returned by an earlier call (it has left the cursor's list), or lies before the first cursor.
       const fresh = [...fetched.trades.entries()]
@@ -244,18 +257,29 @@ export class KrakenExchange implements Exchange {
       const top = Dec.max(...[...fetched.trades.values()].map((t) => new Dec(t.time)));
       if (top.floor().gt(from.floor())) {
         from = top; // read on: every trade before `top` was fetched and had been returned
+        deep = 0;
+        end = undefined;
+        continue;
+      }
+      if (deep + 1 < this.tradeDeepReads) {
+        // All within two seconds of `from`: the next pages by offset, same start and end, so the
+        // offsets of the pages already read stay put.
+        deep++;
+        end = fetched.end;
         continue;
       }
       const cursorTime = new Dec(c.time);
       if (!cursorTime.floor().gt(from.floor())) {
-        this.log?.warn({ cursor_time: c.time, trade_pages: this.tradePages }, 'fills cursor cannot move: more trades within two seconds than one call fetches');
+        this.log?.warn({ cursor_time: c.time, trade_pages: this.tradePages, trade_deep_reads: this.tradeDeepReads }, 'fills cursor cannot move: more trades within two seconds than one call fetches');
         return [];
       }
       this.log?.warn(
-        { lookback_s: this.lookback.toFixed(), cursor_time: c.time, skipped_from: str(top) },
+        { lookback_s: this.lookback.toFixed(), cursor_time: c.time, skipped_from: str(top), trade_deep_reads: this.tradeDeepReads },
         'fills look-back cut short for one call: more trades within two seconds than one call fetches',
       );
       from = cursorTime;
+      deep = 0;
+      end = undefined;
     }
   }
 
@@ -264,10 +288,14 @@ export class KrakenExchange implements Exchange {
     return formatCursor({ time: new Dec(Math.max(0, Math.floor(time.getTime() / 1000))).toFixed(), seen: new Map() });
   }
 
-  /** TradesHistory from `from` (minus one second) on; `partial` when more pages exist than one call takes. */
-  private async tradesFrom(from: Dec | null): Promise<{ trades: Map<string, KrakenTradeInfo>; partial: boolean }> {
+  /**
+   * TradesHistory from `from` (minus one second) on, the oldest `tradePages` pages after skipping `deep`
+   * times that many (pinned to `pinnedEnd` when given); `partial` when newer pages exist than it took,
+   * `end` the pin a deeper read of the same window must reuse.
+   */
+  private async tradesFrom(from: Dec | null, deep = 0, pinnedEnd?: string): Promise<{ trades: Map<string, KrakenTradeInfo>; partial: boolean; end?: string }> {
     const start = from ? Dec.max(from.floor().minus(1), 0).toFixed() : undefined;
-    const first = await this.client.tradesHistory({ start, ofs: 0 });
+    const first = await this.client.tradesHistory({ start, end: pinnedEnd, ofs: 0 });
     const total = first.count;
     const pages: Record<string, KrakenTradeInfo>[] = [first.trades ?? {}];
     // Pages are newest first; when there are more than we fetch in one call, take the oldest ones.
@@ -275,10 +303,11 @@ export class KrakenExchange implements Exchange {
     // shift the offsets under us.
     const pageCount = Math.ceil(total / 50);
     let partial = false;
+    let end = pinnedEnd;
     if (pageCount > 1) {
       const times = Object.values(first.trades ?? {}).map((t) => new Dec(t.time));
-      const end = times.length ? str(Dec.max(...times)) : undefined;
-      const lastPage = pageCount - 1;
+      end ??= times.length ? str(Dec.max(...times)) : undefined;
+      const lastPage = pageCount - 1 - deep * this.tradePages;
       const lowest = lastPage - this.tradePages + 1;
       if (lowest > 0) {
         pages.length = 0; // the newest page is not among the oldest ones we take now
@@ -291,7 +320,7 @@ export class KrakenExchange implements Exchange {
     }
     const trades = new Map<string, KrakenTradeInfo>();
     for (const page of pages) for (const [id, t] of Object.entries(page)) trades.set(id, t);
-    return { trades, partial };
+    return { trades, partial, end };
   }
 
   /** Client ids and post-only flags of orders we did not place in this process (after a restart). */

@@ -28,6 +28,8 @@ export interface SimulatorExchangeOptions {
   fillsLookbackS?: number;
   /** KrakenExchangeOptions.tradePages (default 20). */
   tradePages?: number;
+  /** KrakenExchangeOptions.tradeDeepReads (default 10). */
+  tradeDeepReads?: number;
 }
 
 export function isLoopbackUrl(url: string): boolean {
@@ -54,5 +56,5 @@ export function createSimulatorExchange(opts: SimulatorExchangeOptions): KrakenE
     readRetries: opts.readRetries,
     retryDelayMs: opts.retryDelayMs,
   });
-  return new KrakenExchange({ kind: 'simulator', client, log: opts.log, clock: opts.clock, fillsLookbackS: opts.fillsLookbackS, tradePages: opts.tradePages });
+  return new KrakenExchange({ kind: 'simulator', client, log: opts.log, clock: opts.clock, fillsLookbackS: opts.fillsLookbackS, tradePages: opts.tradePages, tradeDeepReads: opts.tradeDeepReads });
 }

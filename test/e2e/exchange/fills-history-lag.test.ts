@@ -17,7 +17,7 @@ let clock = Date.parse('2026-11-26T00:00:00Z');
 const exchanges: KrakenExchange[] = [];
 let n = 0;
 
-function exchange(opts: { fillsLookbackS?: number; tradePages?: number } = {}, log?: pino.Logger): KrakenExchange {
+function exchange(opts: { fillsLookbackS?: number; tradePages?: number; tradeDeepReads?: number } = {}, log?: pino.Logger): KrakenExchange {
   const ex = createSimulatorExchange({ baseUrl: sim.url, ...creds, retryDelayMs: 1, log, ...opts });
   exchanges.push(ex);
   return ex;
@@ -180,11 +180,11 @@ describe('fills listed late by TradesHistory', () => {
     expect(rest.got).toEqual([late]);
   });
 
-  it('more trades within two seconds than one call fetches: the look-back is cut short for that call, and it says so', async () => {
-    // Paging is by time, second-grained: the look-back cannot be read past such a span, so the call
-    // reads from the cursor itself (a trade listed late between them is left to the reconcile task).
+  // 80 trades within 0.08 s, then one a second: with small pages (100 trades a read) the look-back
+  // window holds more trades within two seconds than one read takes.
+  async function denseThenSparse(tradeDeepReads?: number): Promise<string[]> {
     const { log, lines } = warnings();
-    const ex = exchange({ tradePages: 2 }, log);
+    const ex = exchange({ tradePages: 2, tradeDeepReads }, log);
     const cursor = freshCursor(ex);
     const placed: string[] = [];
     for (let i = 0; i < 80; i++) {
@@ -202,14 +202,25 @@ describe('fills listed late by TradesHistory', () => {
       expect(page.got).toEqual(later.slice(-1));
       c = page.cursor;
     }
+    return lines;
+  }
+
+  it('more trades within two seconds than one read takes: deeper reads by offset keep the look-back', async () => {
+    const lines = await denseThenSparse();
+    expect(lines.filter((l) => l.includes('cut short') || l.includes('cannot move'))).toEqual([]);
+  });
+
+  it('more trades within two seconds than tradeDeepReads reads take: the look-back is cut short for that call, and it says so', async () => {
+    // Paging is by time, second-grained: past its deeper reads the call reads from the cursor itself
+    // (a trade listed late between them is left to the reconcile task).
+    const lines = await denseThenSparse(1);
     expect(lines.some((l) => l.includes('fills look-back cut short for one call'))).toBe(true);
   });
 
-  it('more trades within two seconds than one call fetches, the cursor among them: it cannot move, and says so', async () => {
-    // The limit of paging by time (raise tradePages): FILL_MISSING's rewind re-reads the same seconds and stops
-    // there too; the unbooked fills then show as BALANCE_DRIFT, which halts new entries.
+  // 120 trades within 0.12 s, the cursor among them.
+  async function denseAtCursor(tradeDeepReads?: number): Promise<{ got: string[]; placed: string[]; lines: string[] }> {
     const { log, lines } = warnings();
-    const ex = exchange({ tradePages: 2 }, log);
+    const ex = exchange({ tradePages: 2, tradeDeepReads }, log);
     const cursor = freshCursor(ex);
     const placed: string[] = [];
     for (let i = 0; i < 120; i++) {
@@ -217,16 +228,30 @@ describe('fills listed late by TradesHistory', () => {
       clock += 1;
     }
     const got = (await drain(ex, cursor, 'clientOrderId')).got;
+    clock += 120_000; // later tests start behind this burst
+    return { got, placed, lines };
+  }
+
+  it('more trades within two seconds than one read takes, the cursor among them: deeper reads return every one, once', async () => {
+    const { got, placed, lines } = await denseAtCursor();
+    expect(got).toEqual(placed);
+    expect(lines.filter((l) => l.includes('cut short') || l.includes('cannot move'))).toEqual([]);
+  });
+
+  it('more trades within two seconds than tradeDeepReads reads take, the cursor among them: it cannot move, and says so', async () => {
+    // The limit of paging by time (raise tradeDeepReads or tradePages): FILL_MISSING's rewind re-reads the
+    // same seconds and stops there too; the unbooked fills then show as BALANCE_DRIFT, which halts new entries.
+    const { got, placed, lines } = await denseAtCursor(1);
     expect(got.length).toBeLessThan(placed.length);
     expect(got).toEqual(placed.slice(0, got.length));
     expect(lines.some((l) => l.includes('fills cursor cannot move'))).toBe(true);
-    clock += 120_000; // later tests start behind this burst
   });
 
-  it('random trades with a burst bigger than one call, lags below the look-back, random polls: every trade returned exactly once', async () => {
+  it('random trades with a burst bigger than one call and a dense one, lags below the look-back, random polls: every trade returned exactly once', async () => {
     // Several seeds, small pages (a call takes at most 100 trades, the burst is bigger, so calls read on
-    // through the look-back): the union of what the polls return must be exactly the venue's trades,
-    // in no particular order, none twice. Fewer than 50 trades per two seconds (paging is by time).
+    // through the look-back), and a dense burst (150-249 trades within half a second: more within two
+    // seconds than one read takes, so calls page deeper by offset): the union of what the polls return
+    // must be exactly the venue's trades, in no particular order, none twice.
     for (const seed of ['a', 'b', 'c']) {
       const rnd = new Prng(`fills-lag-${seed}`);
       const ex = exchange({ tradePages: 2 });
@@ -237,14 +262,16 @@ describe('fills listed late by TradesHistory', () => {
       const got: string[] = [];
       const burstAt = rnd.int(120);
       const burstLength = 110 + rnd.int(60);
+      const denseAt = (burstAt + 1 + rnd.int(118)) % 120;
+      const denseLength = 150 + rnd.int(100);
       let placed = 0;
       for (let i = 0; i < 120; i++) {
-        const inBurst = i === burstAt ? burstLength : 1;
+        const inBurst = i === burstAt ? burstLength : i === denseAt ? denseLength : 1;
         for (let j = 0; j < inBurst; j++) {
           const [symbol, qty] = ([['BTC/USD', '0.01'], ['ETH/USD', '0.01'], ['SOL/USD', '0.1']] as const)[rnd.int(3)]!;
           await buy(ex, symbol, qty);
           placed++;
-          clock += inBurst > 1 ? 50 + rnd.int(100) : rnd.int(1_500);
+          clock += i === denseAt ? rnd.int(3) : inBurst > 1 ? 50 + rnd.int(100) : rnd.int(1_500);
           if (rnd.chance(0.3)) {
             const page = await ex.fillsSince(cursor);
             got.push(...page.fills.map((f) => f.tradeId));
