@@ -387,7 +387,10 @@ export class KrakenExchange implements Exchange {
   async balances(): Promise<Record<string, string>> {
     const sums = new Map<string, Dec>();
     for (const [code, v] of Object.entries(await this.client.balance())) {
-      const asset = wsV2Asset(code);
+      // `.F` (Kraken Rewards, auto-earn) is traded through its base asset ("use the base asset to transact
+      // with your USDT and USDT.F balances"): one tradable balance, however auto-earn splits it. Staked
+      // and other yield balances (.S, .M, .B) and holds stay apart: moving funds there is a real change.
+      const asset = wsV2Asset(code).replace(/\.F$/, '');
       sums.set(asset, (sums.get(asset) ?? new Dec(0)).plus(dec(v, `Balance of ${code}`)));
     }
     return Object.fromEntries([...sums].map(([a, v]) => [a, str(v)]));

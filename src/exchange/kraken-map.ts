@@ -118,7 +118,8 @@ const WS_V2_OF_LEGACY: Record<string, string> = {
 
 /**
  * Kraken's Balance code (`XXBT`, `ZUSD`, `XBT`, `DOT`) → WS v2 asset (`BTC`, `USD`, `BTC`, `DOT`). A suffix
- * (`XBT.F` earn, `DOT.S` staked, `USD.HOLD`) is kept on the mapped name (`BTC.F`): those are other balances.
+ * (`XBT.F` earn, `DOT.S` staked, `USD.HOLD`) is kept on the mapped name (`BTC.F`); KrakenExchange.balances
+ * then adds `.F` to its base asset (traded through it) and keeps the others apart.
  */
 export function wsV2Asset(code: string): string {
   const dot = code.indexOf('.');

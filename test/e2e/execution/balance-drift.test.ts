@@ -54,6 +54,23 @@ const status = async (id: string) => (await db.pool.query(`select status from ka
 const halt = async () => (await db.pool.query(`select halted, reason from kapitaal.capital__entry_halt($1)`, [at(nowSec)])).rows[0];
 const driftMarkers = (lines: Record<string, unknown>[]) => lines.filter((l) => l.marker === 'BALANCE_DRIFT');
 
+describe('balances as the engine reads them', () => {
+  it('counts auto-earn (.F) balances with their base asset, the one they are traded through; keeps staked (.S) ones apart', async () => {
+    const earnCreds = generateSimCredentials();
+    const earnSim = await startPrivateRestServer({
+      accounts: [{ ...earnCreds, balances: { USD: '1000', 'USD.F': '250.5', BTC: '0.4', 'BTC.F': '0.6', 'DOT.S': '12' } }],
+      prices: new ManualPriceSource(),
+    });
+    const earnEx = createSimulatorExchange({ baseUrl: earnSim.url, ...earnCreds, retryDelayMs: 1 });
+    try {
+      expect(await earnEx.balances()).toEqual({ USD: '1250.5', BTC: '1', 'DOT.S': '12' });
+    } finally {
+      await earnEx.close();
+      await earnSim.close();
+    }
+  });
+});
+
 describe('balance drift against the simulator', () => {
   it('engine trades: no drift; a trade outside the engine: BALANCE_DRIFT and entries halted; rebaseline: trading resumes', async () => {
     const exn = useExecution(ex, { balancesEverySeconds: 60 });
