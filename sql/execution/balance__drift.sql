@@ -38,25 +38,28 @@ as $$
     -- few after it keep their own time, so the per-snapshot sums below read a handful of rows.
     select f.symbol, greatest(f.filled_at, (select min(recent.t) from recent)) as t,
            sum(case when f.side = 'buy' then f.qty else -f.qty end) as base_d,
-           sum(case when f.side = 'sell' then f.price * f.qty else -(f.price * f.qty) end - f.fee) as quote_d
+           sum(case when f.side = 'sell' then f.price * f.qty else -(f.price * f.qty) end - f.fee) as quote_d,
+           count(*) as n
       from base, kapitaal.fills f
      where f.account = p_account and f.filled_at > base.t and f.filled_at <= (select max(recent.t) from recent)
      group by 1, 2
   ), moves as (
-    select split_part(l.symbol, '/', 1) as a, l.t, l.base_d as d from ledger l
+    select split_part(l.symbol, '/', 1) as a, l.t, l.base_d as d, l.n from ledger l
     union all
-    select split_part(l.symbol, '/', 2), l.t, l.quote_d from ledger l
+    select split_part(l.symbol, '/', 2), l.t, l.quote_d, l.n from ledger l
   ), assets as (
     select base_bal.a from base_bal union select snap_bal.a from snap_bal union select moves.a from moves
   ), per as (
     select r.id, r.t, r.k, x.a, coalesce(bb.b, 0) as b0, coalesce(sb.b, 0) as b1,
-           coalesce((select sum(m.d) from moves m where m.a = x.a and m.t <= r.t), 0) as led
+           coalesce((select sum(m.d) from moves m where m.a = x.a and m.t <= r.t), 0) as led,
+           coalesce((select sum(m.n) from moves m where m.a = x.a and m.t <= r.t), 0) as nf
       from recent r cross join assets x
       left join base_bal bb on bb.a = x.a
       left join snap_bal sb on sb.id = r.id and sb.a = x.a
   ), calc as (
     select per.*, per.b1 - per.b0 - per.led as dr,
-           greatest(pol.abs_tol, pol.rel_tol * greatest(abs(per.b0), abs(per.b1))) as tol
+           -- each fill may round once (the venue moves balances by rounded amounts): the absolute part per fill
+           greatest(pol.abs_tol * (1 + per.nf), pol.rel_tol * greatest(abs(per.b0), abs(per.b1))) as tol
       from per, pol
   ), runs as (
     -- Consecutive exceeding snapshots, newest first.
@@ -74,6 +77,6 @@ comment on function kapitaal.balance__drift(text, timestamptz) is
   '(the first snapshot at or after the newest balance__rebaseline, else the account''s first): exchange_change = actual - '
   'baseline_balance; ledger_change = the fills with exchange time after the baseline and at or before the snapshot (base '
   '+qty on buys, -qty on sells; quote -cost - fee on buys, +cost - fee on sells); expected = baseline_balance + '
-  'ledger_change; drift = exchange_change - ledger_change; tolerance = greatest(balance_drift_abs_tolerance, '
-  'balance_drift_rel_tolerance * the larger balance). exceeded_snapshots counts the newest balance_drift_snapshots '
+  'ledger_change; drift = exchange_change - ledger_change; tolerance = greatest(balance_drift_abs_tolerance * (1 + the '
+  'asset''s fills since the baseline), balance_drift_rel_tolerance * the larger balance). exceeded_snapshots counts the newest balance_drift_snapshots '
   'snapshots that exceed it in a row; persistent when all of them do. No snapshot (paper), no policy: no rows.';

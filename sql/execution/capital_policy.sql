@@ -60,8 +60,9 @@ comment on column kapitaal.capital_policy.balance_drift_halt is
   'Stop new entries (BALANCE_DRIFT) while the exchange balances persistently disagree with the fills ledger '
   '(balance__drift). On by default; only live and simulator venues record balance snapshots, so paper never halts.';
 comment on column kapitaal.capital_policy.balance_drift_abs_tolerance is
-  'Drift up to this much of an asset (in its own units) is no drift: Kraken reports fiat balances to 4 decimals, so '
-  'one unit of that rounding (0.0001) is absorbed even on an asset whose balance is near zero.';
+  'Drift up to this much of an asset (in its own units), once plus once per fill of the asset since the baseline, is no '
+  'drift: Kraken reports fiat balances to 4 decimals and moves them by rounded amounts, so each fill may differ from the '
+  'ledger''s exact price x qty and fee by one unit of that rounding (0.0001), also on an asset whose balance is near zero.';
 comment on column kapitaal.capital_policy.balance_drift_rel_tolerance is
   'Drift up to this fraction of the asset''s balance (the larger of baseline and now) is no drift: the ledger books '
   'fees as the trade reports them while the balance moves by rounded amounts, and that rounding adds up over many '

@@ -66,7 +66,8 @@ describe('balance__drift', () => {
         expected: '995.936', actual: '995.936', exchange_change: '-4.064', ledger_change: '-4.064', drift: '0', tolerance: '1',
         exceeded: false, exceeded_snapshots: 0, persistent: false,
       });
-      expectRow(d.BTC!, { expected: '0.05', actual: '0.05', ledger_change: '0.05', drift: '0', tolerance: '0.0001', exceeded: false });
+      // 0.0001 once plus once per BTC fill (two): each fill may round once
+      expectRow(d.BTC!, { expected: '0.05', actual: '0.05', ledger_change: '0.05', drift: '0', tolerance: '0.0003', exceeded: false });
       expectRow(d.EUR!, { exchange_change: '0', ledger_change: '0', drift: '0', exceeded: false });
       // An earlier p_now sees the snapshot of that time and the fills up to it.
       expectRow((await byAsset(c, at(25))).USD!, { expected: '989.96', actual: '989.96', drift: '0' });
@@ -88,6 +89,22 @@ describe('balance__drift', () => {
       d = await byAsset(c, at(20));
       expectRow(d.USD!, { tolerance: '2', exceeded: false });
       expectRow(d.BTC!, { tolerance: '0.001', exceeded: false });
+    });
+  });
+
+  it('the absolute tolerance grows by one unit per fill of the asset since the baseline (each fill may round once)', async () => {
+    await db.rollback(async (c) => {
+      await c.query(`update capital_policy set balance_drift_rel_tolerance = 0`);
+      await record(c, { USD: '1000', BTC: '0' }, at(0));
+      const pos = await buy(c, '0.1', '100', '0.04', at(10)); // USD -10.04
+      await sell(c, pos, '0.05', '120', '0.024', at(20)); // USD +5.976
+      await buy(c, '0.1', '100', '0.04', at(30)); // USD -10.04
+      // Three USD fills: tolerance 0.0004. The venue's USD is 0.00035 below the ledger's exact sum: rounding.
+      await record(c, { USD: '985.89565', BTC: '0.15' }, at(40));
+      expectRow((await byAsset(c, at(40))).USD!, { drift: '-0.00035', tolerance: '0.0004', exceeded: false });
+      // 0.00045 is more than three fills can round: a drift.
+      await record(c, { USD: '985.89555', BTC: '0.15' }, at(50));
+      expectRow((await byAsset(c, at(50))).USD!, { drift: '-0.00045', tolerance: '0.0004', exceeded: true });
     });
   });
 
