@@ -1,6 +1,10 @@
 -- What the exchange says about one of our orders, applied to the OrderTracker. Fills are booked by
 -- order__record_fill (they move an order to partially_filled/filled); this function records the
 -- acknowledgement and the exchange's final verdicts (cancelled, expired, rejected).
+-- A final verdict waits for the order's fills: while the exchange reports more executed (p_data qty_exec)
+-- than the ledger has booked, the order stays working here. Otherwise a market exit that filled in part
+-- before Kraken cancelled the rest would look over while its position still shows the whole quantity,
+-- and the exit scan would sell the whole quantity again.
 create or replace function kapitaal.order__apply_exchange_state(
   p_order_id bigint,
   p_exchange_status text,
@@ -35,6 +39,13 @@ begin
     -- Already past the acknowledgement: only learn the txid if we did not know it.
     v_to := v_order.status;
   end if;
+  if v_to in ('cancelled', 'expired', 'rejected') and v_order.status in ('open', 'partially_filled')
+     and coalesce((p_data ->> 'qty_exec')::numeric, 0) > v_order.filled_qty then
+    return query select p_order_id, v_order.status, v_order.status, false,
+                        format('exchange reports %s with %s executed, %s booked here: final once its fills are booked (fills__poll)',
+                               p_exchange_status, trim_scale((p_data ->> 'qty_exec')::numeric), trim_scale(v_order.filled_qty));
+    return;
+  end if;
   if v_order.status = v_to or exists (select 1 from kapitaal.order_status_transitions t
                                        where t.from_status = v_order.status and t.to_status = v_to) then
     select * into v_t from kapitaal.order__transition(p_order_id, v_to, p_exchange_order_id, p_data, p_now,
@@ -51,5 +62,7 @@ $$;
 comment on function kapitaal.order__apply_exchange_state(bigint, text, text, jsonb, timestamptz, text) is
   'Applies the exchange''s status of an order (our vocabulary: new/open/partially_filled/filled map to the '
   'acknowledgement open; cancelled, rejected, expired are final) through order__transition, learning the txid. Fills '
-  'are not booked here: order__record_fill moves orders to partially_filled/filled. A status the transition table '
-  'does not allow from the current one (e.g. cancelled after filled) changes nothing and says why in note.';
+  'are not booked here: order__record_fill moves orders to partially_filled/filled. A final status waits while the '
+  'exchange reports more executed (p_data->>''qty_exec'') than the ledger has booked: the order stays working, so no '
+  'second exit or fallback is sized on a quantity already traded. A status the transition table does not allow from the '
+  'current one (e.g. cancelled after filled) changes nothing and says why in note.';

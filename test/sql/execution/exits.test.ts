@@ -137,6 +137,26 @@ describe('position__exit_decision', () => {
     });
   });
 
+  it('an exit the exchange cancelled after a partial fill the ledger has not booked yet stays in flight: no second exit', async () => {
+    await db.rollback(async (c) => {
+      const p = await position(c, { stop_loss_pct: '2' });
+      const x = await openExit(c, p, { strategy: 'exit_test', symbol: 'EX/USD', qty: '2', price: '97' });
+      const apply = async (qtyExec: string) => (await c.query(
+        `select to_status, changed, note from order__apply_exchange_state($1, 'cancelled', null, $2::jsonb, $3)`,
+        [x, JSON.stringify({ qty_exec: qtyExec }), T0])).rows[0];
+      // Kraken sold 1.5 of 2 and cancelled the rest; TradesHistory does not list the trade yet.
+      expect(await apply('1.5')).toEqual({
+        to_status: 'open', changed: false,
+        note: 'exchange reports cancelled with 1.5 executed, 0 booked here: final once its fills are booked (fills__poll)',
+      });
+      expect(await decide(c, p, '97')).toMatchObject({ exit: false, details: { reason: 'exit_order_in_flight' } });
+      // The fill is booked: the cancel is final, and the next exit is for what is left (0.5).
+      await fill(c, x, `X-${x}`, '97', '1.5', '0.3');
+      expect(await apply('1.5')).toMatchObject({ to_status: 'cancelled', changed: true });
+      expect(await decide(c, p, '97')).toMatchObject({ exit: true, trigger: 'stop_loss', details: { qty: 0.5 } });
+    });
+  });
+
   it('refuses a missing or non-positive mark', async () => {
     await db.rollback(async (c) => {
       const p = await position(c, { stop_loss_pct: '2' });
