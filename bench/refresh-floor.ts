@@ -17,12 +17,11 @@
 // aggregates, regimes), so it is a LOWER bound: a real refresh cannot be cheaper on this data.
 // `npm run bench -- refresh-floor` (BENCH_FLOOR_ITERATIONS, default 40). BENCH_FLOOR_PROFILE=1 adds one
 // iteration, not counted, whose skeleton refresh prints its per-node plan (auto_explain: analyze, timing, buffers).
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startBenchClusters } from './support/clusters.ts';
 import { quantile, table, writeSection, type Row } from './support/report.ts';
-import { backendCpuMs, CADENCE_S, calibrate, insertRows, loadHistory, NEW_ROWS, PER_SYMBOL, rawRows, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
+import { backendCpuMs, CADENCE_S, calibrationNote, insertRows, loadHistory, NEW_ROWS, PER_SYMBOL, rawRows, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
 
 const ITERATIONS = Number(process.env.BENCH_FLOOR_ITERATIONS ?? 40);
 const WARMUP_ITERATIONS = 5;
@@ -385,7 +384,7 @@ try {
     { 'skeleton step': '4 digest + generation row + watermarks', 'median ms': med(floor.map((s) => s.digest)).toFixed(2) },
     { 'skeleton step': 'for comparison: the real raw pass, state__raw_pass (key arrays, newest-row payloads; rolled back, same rows, afterwards)', 'median ms': med(realRawPass).toFixed(2) },
   ];
-  const calMs = await calibrate(pool);
+  const calNote = await calibrationNote(pool);
   const body = [
     `${SYMBOLS} symbols, ${NEW_ROWS.toLocaleString('en')} new rows per refresh (per symbol 4 ticker, 8 trades, 6 L2, 2 L3, as bench refresh), ` +
       `5-minute window full, raw tables ≈ ${(rawTotal / 1e6).toFixed(2)} M rows, virtual clock +${CADENCE_S} s per refresh. ` +
@@ -401,8 +400,7 @@ try {
     '',
     `Floor / real median (in db): **${(med(floor.map((s) => s.ms)) / med(real.map((s) => s.ms))).toFixed(2)}**; target median < 50 ms.`,
     '',
-    `Machine calibration at the end of the run: \`select count(*) from generate_series(1, 1000000)\` took ` +
-      `${calMs.toFixed(0)} ms (median of 5); uptime load averages ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')} on ${os.cpus().length} cores.`,
+    calNote,
   ].join('\n');
   writeSection('refresh-floor', 'Refresh floor (skeleton refresh vs refresh_run_symbol_state)', 'npm run bench -- refresh-floor', body);
 } finally {

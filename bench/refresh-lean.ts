@@ -5,12 +5,11 @@
 // refresh_run_symbol_state on the same committed batches, and requires both to produce the same
 // state every refresh (equal run_symbol_state__digest), so the lean figure is for the full work.
 // `npm run bench -- refresh-lean` (BENCH_LEAN_ITERATIONS, default 40; BENCH_LEAN_RAW_ROWS, default 1 M).
-import os from 'node:os';
 import pg from 'pg';
 import { startBenchClusters } from './support/clusters.ts';
 import { LEAN_SETUP } from './support/lean-refresh-sql.ts';
 import { quantile, table, writeSection, type Row } from './support/report.ts';
-import { backendCpuMs, CADENCE_S, calibrate, insertRows, loadHistory, NEW_ROWS, PER_SYMBOL, rawRows, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
+import { backendCpuMs, CADENCE_S, calibrationNote, insertRows, loadHistory, NEW_ROWS, PER_SYMBOL, rawRows, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
 
 const ITERATIONS = Number(process.env.BENCH_LEAN_ITERATIONS ?? 40);
 const WARMUP_ITERATIONS = 5;
@@ -111,7 +110,7 @@ try {
     row('lean refresh, all', of(true)), row('… windows unchanged', of(true, false)), row('… windows moved (recomputed, not lean)', of(true, true)),
     row('refresh_run_symbol_state, all', of(false)), row('… windows unchanged', of(false, false)), row('… windows moved', of(false, true)),
   ];
-  const calMs = await calibrate(pool);
+  const calNote = await calibrationNote(pool);
   const body = [
     `${SYMBOLS} symbols, ${NEW_ROWS.toLocaleString('en')} new rows per refresh (per symbol 4 ticker, 8 trades, 6 L2, 2 L3, as bench refresh), ` +
       `5-minute window full, raw tables ≈ ${(rawTotal / 1e6).toFixed(2)} M rows, virtual clock +${CADENCE_S} s per refresh. ` +
@@ -124,8 +123,7 @@ try {
     '',
     table(summary),
     '',
-    `Machine calibration at the end of the run: \`select count(*) from generate_series(1, 1000000)\` took ${calMs.toFixed(0)} ms ` +
-      `(median of 5) with a 1-minute load average of ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
+    calNote,
   ].join('\n');
   process.stdout.write(`${body}\n`);
   writeSection('refresh-lean', 'Lean refresh (every state column, one write per symbol) vs refresh_run_symbol_state', 'npm run bench -- refresh-lean', body);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startBenchClusters } from './support/clusters.ts';
 import { table, writeSection, type Row } from './support/report.ts';
-import { CADENCE_S, calibrate, insertRows, NEW_ROWS, PER_SYMBOL, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
+import { CADENCE_S, calibrationNote, insertRows, NEW_ROWS, PER_SYMBOL, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
 
 const ITERATIONS = Number(process.env.BENCH_PROFILE_ITERATIONS ?? 40);
 const log = (msg: string) => process.stderr.write(`[bench refresh-profile] ${msg}\n`);
@@ -90,7 +90,7 @@ try {
   groups.push({ 'what the C function does': 'everything else (executor nodes, plpgsql, catalog caches, …)', 'share of samples': `${other.toFixed(1)} %` });
   const top: Row[] = funcs.slice(0, 12).map((f) => ({ function: f.name, 'share of samples': `${f.pct.toFixed(2)} %` }));
   const sorted = [...ms].sort((a, b) => a - b);
-  const calMs = await calibrate(pool);
+  const calNote = await calibrationNote(pool);
   const body = [
     `${SYMBOLS} symbols, ${NEW_ROWS.toLocaleString('en')} new rows per refresh (as bench refresh), 5-minute window full, ${ITERATIONS} refreshes ` +
       `(median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms in db) on one connection, sampled by \`perf record -F 1999 -e cpu-clock -p <backend>\` ` +
@@ -102,8 +102,7 @@ try {
     '',
     table(top),
     '',
-    `Machine calibration at the end of the run: \`select count(*) from generate_series(1, 1000000)\` took ${calMs.toFixed(0)} ms ` +
-      `(median of 5) with a 1-minute load average of ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
+    calNote,
   ].join('\n');
   process.stdout.write(`${body}\n`);
   writeSection('refresh-profile', 'Where a refresh spends its CPU (perf, by C function)', 'npm run bench -- refresh-profile', body);

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startBenchClusters } from './support/clusters.ts';
 import { quantile, table, writeSection, type Row } from './support/report.ts';
-import { backendCpuMs, CADENCE_S, calibrate, insertRows, loadHistory, NEW_ROWS, PER_SYMBOL, rawRows, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
+import { backendCpuMs, CADENCE_S, calibrationNote, insertRows, loadHistory, NEW_ROWS, PER_SYMBOL, rawRows, settle, SYMBOLS, T0 } from './support/refresh-data.ts';
 
 const ITERATIONS = Number(process.env.BENCH_REFRESH_ITERATIONS ?? 60);
 const WARMUP_ITERATIONS = 5;
@@ -118,8 +118,7 @@ try {
     log(`  median ${quantile(wall, 0.5).toFixed(1)} ms, p99 ${quantile(wall, 0.99).toFixed(1)} ms`);
   }
   // Calibration: how fast is this machine right now (shared with other work)?
-  const calMs = await calibrate(pool);
-  const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
+  const calNote = await calibrationNote(pool);
   const ratio = medians.length > 1 ? medians[medians.length - 1]! / medians[0]! : NaN;
   const body = [
     `${SYMBOLS} symbols, ${NEW_ROWS.toLocaleString('en')} new rows per refresh (per symbol 4 ticker, 8 trades, 6 L2, 2 L3), ` +
@@ -131,8 +130,7 @@ try {
     '',
     (Number.isNaN(ratio) ? 'Median ratio largest/smallest size: n/a (one size measured)' : `Median ratio largest/smallest size: **${ratio.toFixed(2)}** (target < 1.2)`) + '; target median < 50 ms.',
     '',
-    `Machine calibration at the end of the run: \`select count(*) from generate_series(1, 1000000)\` took ` +
-      `${calMs.toFixed(0)} ms (median of 5) with a 1-minute load average of ${load} on ${(await import('node:os')).cpus().length} cores.`,
+    calNote,
   ].join('\n');
   writeSection('refresh', 'State refresh (refresh_run_symbol_state)', 'npm run bench -- refresh', body);
 } finally {

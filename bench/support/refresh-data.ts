@@ -1,6 +1,7 @@
 // The data and machinery of the refresh benchmarks (bench/refresh.ts, bench/refresh-floor.ts): the
 // synthetic market data of one collector flush per refresh, the history loader, and the clocks.
 import fs from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { quantile } from './report.ts';
@@ -136,4 +137,11 @@ export async function calibrate(pool: pg.Pool): Promise<number> {
   }
   cal.sort((a, b) => a - b);
   return quantile(cal, 0.5);
+}
+
+/** The closing line of a refresh benchmark's section: how fast and how busy the machine was at the end. */
+export async function calibrationNote(pool: pg.Pool): Promise<string> {
+  const ms = await calibrate(pool);
+  return `Machine calibration at the end of the run: \`select count(*) from generate_series(1, 1000000)\` took ${ms.toFixed(0)} ms ` +
+    `(median of 5) with a 1-minute load average of ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`;
 }
