@@ -47,6 +47,22 @@ function freshCursor(ex: KrakenExchange): string {
   return ex.fillsCursorAt(new Date(clock));
 }
 
+/**
+ * A BTC trade TradesHistory lists 5 s late, then an ETH trade a second later: the first poll, a second
+ * after that, returns only the ETH one.
+ */
+async function lateThenEarly(ex: KrakenExchange): Promise<{ late: string; p1: Awaited<ReturnType<KrakenExchange['fillsSince']>> }> {
+  const start = freshCursor(ex);
+  sim.faults.historyLagMs.set('BTC/USD', 5_000);
+  const late = await buy(ex, 'BTC/USD', '0.01');
+  clock += 1_000;
+  const early = await buy(ex, 'ETH/USD', '0.1');
+  clock += 1_000;
+  const p1 = await ex.fillsSince(start);
+  expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+  return { late, p1 };
+}
+
 function warnings(): { log: pino.Logger; lines: string[] } {
   const lines: string[] = [];
   const log = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => { lines.push(String(c)); cb(); } }));
@@ -74,14 +90,7 @@ beforeEach(() => {
 describe('fills listed late by TradesHistory', () => {
   it('a trade listed after a later trade of another pair is still returned, exactly once (default look-back)', async () => {
     const ex = exchange();
-    const start = freshCursor(ex);
-    sim.faults.historyLagMs.set('BTC/USD', 5_000);
-    const late = await buy(ex, 'BTC/USD', '0.01');
-    clock += 1_000;
-    const early = await buy(ex, 'ETH/USD', '0.1');
-    clock += 1_000;
-    const p1 = await ex.fillsSince(start);
-    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    const { late, p1 } = await lateThenEarly(ex);
     clock += 5_000; // the BTC trade is listed now, one second before the cursor's time
     const p2 = await ex.fillsSince(p1.cursor);
     expect(p2.fills.map((f) => f.clientOrderId)).toEqual([late]);
@@ -92,14 +101,7 @@ describe('fills listed late by TradesHistory', () => {
 
   it('without a look-back the late trade is skipped for good (why the look-back exists)', async () => {
     const ex = exchange({ fillsLookbackS: 0 });
-    const start = freshCursor(ex);
-    sim.faults.historyLagMs.set('BTC/USD', 5_000);
-    await buy(ex, 'BTC/USD', '0.01');
-    clock += 1_000;
-    const early = await buy(ex, 'ETH/USD', '0.1');
-    clock += 1_000;
-    const p1 = await ex.fillsSince(start);
-    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    const { p1 } = await lateThenEarly(ex);
     clock += 5_000;
     expect((await ex.fillsSince(p1.cursor)).fills).toEqual([]);
   });
@@ -136,14 +138,7 @@ describe('fills listed late by TradesHistory', () => {
     // Before, a call with more trades since the look-back start than it fetches read from the cursor
     // itself: the late trade (one second before the cursor) was never read while the burst lasted.
     const ex = exchange({ tradePages: 2 });
-    const start = freshCursor(ex);
-    sim.faults.historyLagMs.set('BTC/USD', 5_000);
-    const late = await buy(ex, 'BTC/USD', '0.01');
-    clock += 1_000;
-    const early = await buy(ex, 'ETH/USD', '0.1');
-    clock += 1_000;
-    const p1 = await ex.fillsSince(start);
-    expect(p1.fills.map((f) => f.clientOrderId)).toEqual([early]);
+    const { late, p1 } = await lateThenEarly(ex);
     const burst: string[] = [];
     for (let i = 0; i < 160; i++) {
       burst.push(await buy(ex, 'ETH/USD', '0.01'));
